@@ -2,7 +2,23 @@ using System.CommandLine;
 using Rampart.Cli;
 
 var root = new RootCommand("Rampart: virtual-IP failover (VRRP), replicated storage and SQL failover in one tool.");
+root.Subcommands.Add(UpCommand.Build());
 root.Subcommands.Add(VrrpCommands.Build());
 root.Subcommands.Add(DemoCommands.Build());
-root.Subcommands.Add(UpCommand.Build());
-return await root.Parse(args).InvokeAsync();
+
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    // CLI misuse: one line and a non-zero exit, not a page of help.
+    var command = string.Join(' ', parsed.CommandResult.Command is var c && c != root ? ["rampart", .. CommandPath(parsed.CommandResult)] : ["rampart"]);
+    Console.Error.WriteLine($"{command}: {parsed.Errors[0].Message} (see '{command} --help')");
+    return 2;
+}
+return await parsed.InvokeAsync();
+
+static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult result)
+{
+    var names = new Stack<string>();
+    for (var r = result; r?.Parent is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult) names.Push(r.Command.Name);
+    return names;
+}

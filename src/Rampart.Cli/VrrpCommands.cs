@@ -1,33 +1,130 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Rampart.Common.Config;
+using Rampart.Vrrp.Config;
+using Rampart.Vrrp.Daemon;
+using Spectre.Console;
 
 namespace Rampart.Cli;
 
 internal static class VrrpCommands
 {
+    private const string DefaultConfig = "/etc/keepalived/keepalived.conf";
+
     public static Command Build()
     {
         var vrrp = new Command("vrrp", "Virtual-IP failover with VRRP v2/v3, configured by keepalived.conf.");
-        var run = new Command("run", "Run the VRRP daemon in the foreground (SIGTERM: graceful stop, SIGHUP: reload).");
-        var check = new Command("check", "Check a keepalived.conf: exit 0 with a summary, or 1 with every error.");
-        var status = new Command("status", "Show each VRRP instance of a running daemon: state, priority, master, counters.");
-        vrrp.Subcommands.Add(run);
-        vrrp.Subcommands.Add(check);
-        vrrp.Subcommands.Add(status);
+        vrrp.Subcommands.Add(BuildRun());
+        vrrp.Subcommands.Add(BuildCheck());
+        vrrp.Subcommands.Add(BuildStatus());
         return vrrp;
     }
-}
 
-internal static class DemoCommands
-{
-    public static Command Build()
+    private static Option<FileInfo> ConfigOption() => new("--use-file", "-f")
     {
-        var demo = new Command("demo", "Guided demonstrations that build their own network namespaces.");
-        demo.Subcommands.Add(new Command("vrrp", "Two routers and a client in namespaces: kill the master, watch the VIP move."));
-        return demo;
-    }
-}
+        Description = $"keepalived.conf to read (default {DefaultConfig})",
+        DefaultValueFactory = _ => new FileInfo(DefaultConfig),
+    };
 
-internal static class UpCommand
-{
-    public static Command Build() => new("up", "Start Rampart's main job on this machine (for now: the VRRP demo).");
+    private static Option<string> ControlOption() => new("--control-socket")
+    {
+        Description = $"Unix socket of the running daemon (default {ControlSocket.DefaultPath})",
+        DefaultValueFactory = _ => ControlSocket.DefaultPath,
+    };
+
+    private static Command BuildRun()
+    {
+        var file = ConfigOption();
+        var control = ControlOption();
+        var pidFile = new Option<FileInfo?>("--pid-file") { Description = "Write the daemon's pid here (removed on exit)" };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug details too" };
+        var run = new Command("run", "Run the VRRP daemon in the foreground (SIGTERM: graceful stop, SIGHUP: reload).") { file, control, pidFile, verbose };
+        run.SetAction(async (result, token) =>
+        {
+            var path = result.GetValue(file)!.FullName;
+            var parsed = KeepalivedConfigParser.ParseFile(path);
+            foreach (var d in parsed.Diagnostics) Console.Error.WriteLine(d);
+            if (parsed.Config is not { } config) return 1;
+
+            using var logs = Logs.Create(result.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
+            var log = logs.CreateLogger("vrrp");
+            var pid = result.GetValue(pidFile);
+            if (pid is not null) await File.WriteAllTextAsync(pid.FullName, $"{Environment.ProcessId}\n", token);
+            try
+            {
+                await using var daemon = new VrrpDaemon(config, path, new LinuxVrrpHost(), log);
+                using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx => { ctx.Cancel = true; daemon.Reload(); });
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(token);
+                var controlTask = ControlSocket.ServeAsync(result.GetValue(control)!, daemon, log, stop.Token);
+                log.LogInformation("rampart vrrp {Pid}: {Count} instance(s) from {File}", Environment.ProcessId, config.Instances.Count, path);
+                await daemon.RunAsync(token);
+                stop.Cancel();
+                await controlTask;
+                log.LogInformation("stopped");
+                return 0;
+            }
+            finally
+            {
+                if (pid is not null) File.Delete(pid.FullName);
+            }
+        });
+        return run;
+    }
+
+    private static Command BuildCheck()
+    {
+        var file = ConfigOption();
+        var check = new Command("check", "Check a keepalived.conf: exit 0 with a summary, or 1 with every error.") { file };
+        check.SetAction(result =>
+        {
+            var parsed = KeepalivedConfigParser.ParseFile(result.GetValue(file)!.FullName);
+            foreach (var d in parsed.Diagnostics) Console.Error.WriteLine(d);
+            if (parsed.Config is not { } config)
+            {
+                Console.Error.WriteLine($"{parsed.Diagnostics.Count(d => d.Severity == Severity.Error)} error(s)");
+                return 1;
+            }
+            Console.WriteLine($"configuration OK: {config.Instances.Count} vrrp_instance, {config.Scripts.Count} vrrp_script, {config.SyncGroups.Count} vrrp_sync_group");
+            foreach (var i in config.Instances)
+            {
+                string mode = i.UnicastPeers.Count > 0 ? $"unicast to {string.Join(",", i.UnicastPeers)}" : "multicast";
+                Console.WriteLine($"  {i.Name}: VRRPv{i.Version} vrid {i.VirtualRouterId} on {i.Interface}, priority {i.Priority}, advert_int {i.AdvertInterval.TotalSeconds:0.##}s, {(i.Preempt ? "preempt" : "nopreempt")}, {mode}, VIPs {string.Join(" ", i.VirtualAddresses)}");
+            }
+            return 0;
+        });
+        return check;
+    }
+
+    private static Command BuildStatus()
+    {
+        var control = ControlOption();
+        var json = new Option<bool>("--json") { Description = "Print the daemon's JSON status" };
+        var status = new Command("status", "Show each VRRP instance of a running daemon: state, priority, master, counters.") { control, json };
+        status.SetAction(async (result, token) =>
+        {
+            string answer;
+            var path = result.GetValue(control)!;
+            try { answer = await ControlSocket.RequestAsync(path, "status", token); }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                Console.Error.WriteLine($"rampart vrrp status: no daemon answers on {path} ({e.Message})");
+                return 1;
+            }
+            if (result.GetValue(json)) { Console.WriteLine(answer); return 0; }
+            var daemon = JsonSerializer.Deserialize<DaemonStatus>(answer, ControlSocket.Json)!;
+            var table = new Table().AddColumns("instance", "state", "since", "prio (base)", "master", "vrid/if", "adverts tx/rx", "invalid", "reason");
+            foreach (var i in daemon.Instances)
+            {
+                string invalid = i.InvalidPackets.Count == 0 ? "0" : string.Join(" ", i.InvalidPackets.Select(kv => $"{kv.Key}={kv.Value}"));
+                table.AddRow(Markup.Escape(i.Name), i.State, i.Since.ToLocalTime().ToString("HH:mm:ss.fff"), $"{i.EffectivePriority} ({i.BasePriority})",
+                    $"{i.MasterAddress ?? "-"} ({i.MasterPriority})", $"{i.VirtualRouterId}/{Markup.Escape(i.Interface)}", $"{i.AdvertsSent}/{i.AdvertsReceived}",
+                    Markup.Escape(invalid), Markup.Escape($"{i.Reason} [{i.Transitions} transitions]"));
+            }
+            AnsiConsole.Write(table);
+            return 0;
+        });
+        return status;
+    }
 }

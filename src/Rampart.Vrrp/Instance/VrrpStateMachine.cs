@@ -37,7 +37,7 @@ public sealed class VrrpStateMachine(VrrpParameters parameters)
 {
     private TimeSpan? _preemptAllowedAt;
 
-    public VrrpParameters Parameters { get; } = parameters;
+    public VrrpParameters Parameters { get; private set; } = parameters;
     public VrrpState State { get; private set; } = VrrpState.Init;
     /// <summary>Base priority plus tracking weights, clamped to 1-254 (255 stays 255: the address owner).</summary>
     public byte Priority { get; private set; } = parameters.Priority;
@@ -200,6 +200,14 @@ public sealed class VrrpStateMachine(VrrpParameters parameters)
         if (State != VrrpState.Stopped) Enter(VrrpState.Stopped, now, "shutdown", effects);
         Deadline = null;
         return effects;
+    }
+
+    /// <summary>Reload with new settings for the same router: the state, master and timers carry over.</summary>
+    public VrrpStateMachine Reconfigure(VrrpParameters parameters)
+    {
+        Parameters = parameters;
+        if (State == VrrpState.Master) MasterAdvertIntervalCentiseconds = parameters.AdvertIntervalCentiseconds;
+        return this;
     }
 
     private void LeaveMaster(List<VrrpEffect> effects)
