@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Rampart.Vrrp.Daemon;
+
+namespace Rampart.Integration.Tests.Vrrp;
+
+/// <summary>A daemon (rampart or keepalived) running in a router namespace, with its output kept for assertions.</summary>
+public sealed partial class RouterProcess : IDisposable
+{
+    private readonly List<string> _lines = [];
+    private readonly Process _process;
+
+    public RouterProcess(Process process, string name, string? controlSocket)
+    {
+        _process = process;
+        Name = name;
+        ControlSocket = controlSocket;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_lines) _lines.Add(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_lines) _lines.Add(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public string Name { get; }
+    public string? ControlSocket { get; }
+    public int Pid => _process.Id;
+    public bool HasExited => _process.HasExited;
+    public string Output { get { lock (_lines) return string.Join('\n', _lines); } }
+
+    /// <summary>SIGKILL to the whole process tree (keepalived forks a VRRP child).</summary>
+    public void Crash()
+    {
+        try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+        _process.WaitForExit();
+    }
+
+    /// <summary>SIGTERM and wait for a clean exit.</summary>
+    public bool Terminate(TimeSpan limit)
+    {
+        Kill(_process.Id, 15);
+        return _process.WaitForExit(limit);
+    }
+
+    public void Hangup() => Kill(_process.Id, 1);
+
+    public async Task<DaemonStatus> StatusAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        var json = await Rampart.Vrrp.Daemon.ControlSocket.RequestAsync(ControlSocket!, "status", timeout.Token);
+        return JsonSerializer.Deserialize<DaemonStatus>(json, Rampart.Vrrp.Daemon.ControlSocket.Json)!;
+    }
+
+    public async Task<InstanceStatus> InstanceAsync(string name = "VI_1") => (await StatusAsync()).Instances.Single(i => i.Name == name);
+
+    public void Dispose()
+    {
+        if (!_process.HasExited) Crash();
+        _process.Dispose();
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Rampart.Linux;
+using Rampart.Vrrp.Demo;
+
+namespace Rampart.Integration.Tests.Vrrp;
+
+/// <summary>
+/// Two routers (r1 10.213.x.11, r2 .12) and a client (c, .50) on a LAN of namespaces unique to one test,
+/// each router running a UDP echo on port 7777 that answers with its name. Everything is torn down on Dispose.
+/// </summary>
+public sealed class VrrpLab : IDisposable
+{
+    public const int EchoPort = 7777;
+    public static readonly IPAddress Vip = IPAddress.Parse("10.213.0.100");
+    public static readonly IPAddress Vip6 = IPAddress.Parse("fd00:213::100");
+    private static int _counter;
+    private readonly List<RouterProcess> _processes = [];
+    private readonly List<Process> _helpers = [];
+
+    public VrrpLab()
+    {
+        Dir = Directory.CreateTempSubdirectory("rampart-it-").FullName;
+        string prefix = $"t{Environment.ProcessId % 1000}{Interlocked.Increment(ref _counter) % 100}";
+        Lan = VirtualLan.Create(prefix, [("r1", "10.213.0.11/24"), ("r2", "10.213.0.12/24"), ("c", "10.213.0.50/24")]);
+        foreach (var router in new[] { "r1", "r2" })
+            _helpers.Add(Lan[router].Start(Rampart, ["demo", "echo", "--name", router, "--port", EchoPort.ToString()]));
+    }
+
+    public VirtualLan Lan { get; }
+    public string Dir { get; }
+
+    /// <summary>The rampart CLI built by the repository's ./rampart wrapper (built once per test run).</summary>
+    public static string Rampart => LazyRampart.Value;
+
+    private static readonly Lazy<string> LazyRampart = new(() =>
+    {
+        var root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "Rampart.slnx"))) root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
+        var wrapper = Path.Combine(root, "rampart");
+        using var build = Process.Start(new ProcessStartInfo(wrapper, "--help") { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        string error = build.StandardError.ReadToEnd();
+        build.WaitForExit();
+        if (build.ExitCode != 0) throw new InvalidOperationException($"./rampart --help failed: {error}");
+        return Path.Combine(root, ".build", "cli", "rampart");
+    });
+
+    public string WriteFile(string name, string text)
+    {
+        var path = Path.Combine(Dir, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    public RouterProcess StartRampart(string router, string config, string file = "")
+    {
+        var path = WriteFile(file == "" ? $"{router}.conf" : file, config);
+        var socket = Path.Combine(Dir, $"{router}.sock");
+        var process = new RouterProcess(Lan[router].Start(Rampart, ["vrrp", "run", "-f", path, "--control-socket", socket]), router, socket);
+        _processes.Add(process);
+        return process;
+    }
+
+    /// <summary>keepalived from apt, VRRP only, in the foreground, logging to the console.</summary>
+    public RouterProcess StartKeepalived(string router, string config)
+    {
+        var path = WriteFile($"{router}-keepalived.conf", config);
+        var process = new RouterProcess(Lan[router].Start("keepalived",
+            ["--dont-fork", "--log-console", "--log-detail", "--vrrp", "-f", path,
+             "-p", Path.Combine(Dir, $"{router}-k.pid"), "-r", Path.Combine(Dir, $"{router}-v.pid"), "-c", Path.Combine(Dir, $"{router}-c.pid")]), router, null);
+        _processes.Add(process);
+        return process;
+    }
+
+    /// <summary>True when the address is configured on the router's interfaces.</summary>
+    public bool HasAddress(string router, IPAddress address) =>
+        Lan[router].Exec("ip", "-o", "addr", "show").Contains($" {address}/", StringComparison.Ordinal);
+
+    /// <summary>Asks the VIP once from the client: the name of the router that answered, or null.</summary>
+    public string? Ask(IPAddress vip, int timeoutMs = 200)
+    {
+        using var socket = Lan["c"].Enter(() => UdpProber.CreateSocket(vip.AddressFamily));
+        socket.ReceiveTimeout = timeoutMs;
+        try
+        {
+            socket.SendTo("?"u8, new IPEndPoint(vip, EchoPort));
+            var buffer = new byte[64];
+            int n = socket.Receive(buffer);
+            return System.Text.Encoding.ASCII.GetString(buffer, 0, n);
+        }
+        catch (SocketException) { return null; }
+    }
+
+    /// <summary>A prober in the client namespace (one UDP probe every 10 ms).</summary>
+    public UdpProber Prober(IPAddress vip) =>
+        new(Lan["c"].Enter(() => UdpProber.CreateSocket(vip.AddressFamily)), new IPEndPoint(vip, EchoPort));
+
+    /// <summary>Polls a condition until it holds or the deadline passes; the message says what was awaited.</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        Exception? last = null;
+        while (clock.Elapsed < limit)
+        {
+            try { if (await condition()) return; last = null; }
+            catch (Exception e) when (e is SocketException or IOException or InvalidOperationException or OperationCanceledException) { last = e; }
+            await Task.Delay(20);
+        }
+        throw new TimeoutException($"not within {limit.TotalSeconds:0.#} s: {what}{(last is null ? "" : $" (last error: {last.Message})")}");
+    }
+
+    public static Task WaitUntilAsync(Func<bool> condition, TimeSpan limit, string what) =>
+        WaitUntilAsync(() => Task.FromResult(condition()), limit, what);
+
+    public Task WaitForStateAsync(RouterProcess router, string state, string instance = "VI_1", double seconds = 10) =>
+        WaitUntilAsync(async () => (await router.InstanceAsync(instance)).State == state, TimeSpan.FromSeconds(seconds),
+            $"{router.Name} {instance} {state}\n--- {router.Name} output:\n{router.Output}");
+
+    public Task WaitForAnswerAsync(string router, IPAddress? vip = null, double seconds = 10) =>
+        WaitUntilAsync(() => Ask(vip ?? Vip) == router, TimeSpan.FromSeconds(seconds), $"{router} answering on {vip ?? Vip}\n{Outputs()}");
+
+    public string Outputs() => string.Join("\n", _processes.Select(p => $"--- {p.Name}:\n{p.Output}"));
+
+    public void Dispose()
+    {
+        foreach (var p in _processes) p.Dispose();
+        foreach (var h in _helpers) { try { h.Kill(true); } catch (InvalidOperationException) { } h.Dispose(); }
+        Lan.Dispose();
+        try { Directory.Delete(Dir, recursive: true); } catch (IOException) { }
+    }
+
+    /// <summary>A keepalived.conf for one router; body lines are appended inside the instance block.</summary>
+    public static string Config(string router, int priority, int version = 3, string advertInt = "0.1", string state = "BACKUP",
+        string vip = "10.213.0.100/24", string extraInstance = "", string extraTop = "", string instance = "VI_1", int vrid = 51) => $$"""
+        global_defs {
+            router_id {{router}}
+            vrrp_version {{version}}
+            vrrp_garp_master_delay 1
+        }
+        {{extraTop}}
+        vrrp_instance {{instance}} {
+            state {{state}}
+            interface eth0
+            virtual_router_id {{vrid}}
+            priority {{priority}}
+            advert_int {{advertInt}}
+            virtual_ipaddress {
+                {{vip}}
+            }
+        {{extraInstance}}
+        }
+        """;
+}
