@@ -133,7 +133,8 @@ internal sealed class KeepalivedSource
             }
             candidates = next;
         }
-        return candidates.Where(File.Exists).ToList();
+        // Directories are kept, as glob(3) does: reading one then fails with an error naming it.
+        return candidates.Where(Path.Exists).ToList();
     }
 
     private static Regex GlobRegex(string part)
