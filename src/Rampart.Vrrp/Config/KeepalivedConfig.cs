@@ -43,6 +43,8 @@ public sealed record GlobalDefs
     /// <summary>vrrp_version: 2 (default) or 3.</summary>
     public int VrrpVersion { get; init; } = 2;
     public string? ScriptUser { get; init; }
+    /// <summary>The optional GROUP of "script_user USER [GROUP]".</summary>
+    public string? ScriptGroup { get; init; }
     public bool EnableScriptSecurity { get; init; }
     /// <summary>Defaults for every instance, from vrrp_garp_master_delay, vrrp_garp_master_repeat, vrrp_garp_master_refresh, vrrp_garp_master_refresh_repeat, vrrp_garp_interval.</summary>
     public GarpSettings Garp { get; init; } = new();
@@ -66,8 +68,13 @@ public sealed record VrrpScriptConfig
     public int Fall { get; init; } = 1;
     /// <summary>"user USER [GROUP]"; null: global script_user, else root.</summary>
     public string? User { get; init; }
+    /// <summary>The optional GROUP of "user USER [GROUP]".</summary>
+    public string? Group { get; init; }
     public SourceLocation Location { get; init; }
 }
+
+/// <summary>VRRPv2 authentication (RFC 3768 / keepalived auth_type); VRRPv3 has none.</summary>
+public enum VrrpAuthType { None, Pass, Ah }
 
 public enum InitialState { Backup, Master }
 
@@ -100,6 +107,8 @@ public sealed record VrrpInstanceConfig
     public IReadOnlyList<IPAddress> UnicastPeers { get; init; } = [];
     /// <summary>v2 "authentication { auth_type PASS auth_pass secret }": the password (at most 8 bytes); null = none.</summary>
     public string? AuthPass { get; init; }
+    /// <summary>auth_type: PASS (password in clear) or AH (IPsec AH header keyed by AuthPass); None without authentication.</summary>
+    public VrrpAuthType AuthType { get; init; }
     public IReadOnlyList<VirtualAddress> VirtualAddresses { get; init; } = [];
     /// <summary>Added and removed with the others but not carried in adverts.</summary>
     public IReadOnlyList<VirtualAddress> ExcludedAddresses { get; init; } = [];
