@@ -1,5 +1,7 @@
 using System.Diagnostics;
 
+using Rampart.Testing;
+
 namespace Rampart.Integration.Tests.Vrrp;
 
 /// <summary>`rampart vrrp check` and CLI misuse, through the real executable.</summary>

@@ -1,6 +1,8 @@
 using System.Net;
 using Rampart.Vrrp.Demo;
 
+using Rampart.Testing;
+
 namespace Rampart.Integration.Tests.Vrrp;
 
 /// <summary>Two rampart routers in namespaces; a client reaches whichever holds the VIP.</summary>

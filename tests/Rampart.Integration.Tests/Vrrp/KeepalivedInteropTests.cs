@@ -1,3 +1,5 @@
+using Rampart.Testing;
+
 namespace Rampart.Integration.Tests.Vrrp;
 
 /// <summary>rampart and keepalived 2.2 (from apt) in one VRRP group, as during a migration.</summary>

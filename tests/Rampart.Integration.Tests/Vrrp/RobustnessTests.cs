@@ -3,6 +3,8 @@ using System.Net.Sockets;
 using Rampart.Linux;
 using Rampart.Vrrp.Protocol;
 
+using Rampart.Testing;
+
 namespace Rampart.Integration.Tests.Vrrp;
 
 public class RobustnessTests

@@ -1,3 +1,5 @@
+using Rampart.Testing;
+
 namespace Rampart.Integration.Tests.Vrrp;
 
 /// <summary>vrrp_script, track_interface, sync groups, notify scripts, reload.</summary>

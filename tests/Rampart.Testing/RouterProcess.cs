@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Rampart.Vrrp.Daemon;
 
-namespace Rampart.Integration.Tests.Vrrp;
+namespace Rampart.Testing;
 
 /// <summary>A daemon (rampart or keepalived) running in a router namespace, with its output kept for assertions.</summary>
 public sealed partial class RouterProcess : IDisposable

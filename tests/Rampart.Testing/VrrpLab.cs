@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using Rampart.Linux;
 using Rampart.Vrrp.Demo;
 
-namespace Rampart.Integration.Tests.Vrrp;
+namespace Rampart.Testing;
 
 /// <summary>
 /// Two routers (r1 10.213.x.11, r2 .12) and a client (c, .50) on a LAN of namespaces unique to one test,
