@@ -177,6 +177,26 @@ public sealed class NamespaceTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void Gratuitous_arp_on_the_wire_is_the_keepalived_frame()
+    {
+        var vip = IPAddress.Parse("10.77.0.100");
+        // AF_PACKET capture of ARP (ETH_P_ARP 0x0806, network order) in B
+        using var capture = _net.B.Invoke(() => new Socket(AddressFamily.Packet, SocketType.Raw, (ProtocolType)0x0608));
+        capture.ReceiveTimeout = (int)Deadline.TotalMilliseconds;
+        var mac = _net.A.Invoke(() => Interfaces.Get(VethPair.DeviceA))!.MacAddress;
+        _net.A.Invoke(() => new AddressAnnouncer().Announce(VethPair.DeviceA, vip));
+        var expected = ArpFrame.BuildGratuitous(mac, vip);
+        var buffer = new byte[2048];
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            Assert.True(clock.Elapsed < Deadline, "no gratuitous ARP captured");
+            int n = capture.Receive(buffer);
+            if (buffer.AsSpan(0, n).StartsWith(expected)) break; // veth may pad to 60 bytes
+        }
+    }
+
+    [Fact]
     public void Unsolicited_neighbour_advertisement_updates_the_peer_neighbour_table()
     {
         var vip = IPAddress.Parse("fd00:77::100");
