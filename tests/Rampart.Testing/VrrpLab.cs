@@ -66,9 +66,12 @@ public sealed class VrrpLab : IDisposable
     public RouterProcess StartKeepalived(string router, string config)
     {
         var path = WriteFile($"{router}-keepalived.conf", config);
+        // Fresh pid files per start: keepalived refuses to start while a pid in its files still exists, and a
+        // SIGKILLed VRRP child can linger as a zombie for a moment.
+        string run = $"{router}-{_processes.Count}";
         var process = new RouterProcess(Lan[router].Start("keepalived",
             ["--dont-fork", "--log-console", "--log-detail", "--vrrp", "-f", path,
-             "-p", Path.Combine(Dir, $"{router}-k.pid"), "-r", Path.Combine(Dir, $"{router}-v.pid"), "-c", Path.Combine(Dir, $"{router}-c.pid")]), router, null);
+             "-p", Path.Combine(Dir, $"{run}-k.pid"), "-r", Path.Combine(Dir, $"{run}-v.pid"), "-c", Path.Combine(Dir, $"{run}-c.pid")]), router, null);
         _processes.Add(process);
         return process;
     }

@@ -158,7 +158,7 @@ public class FailoverTests
         var r2 = lab.StartRampart("r2", VrrpLab.Config("r2", 100, extraInstance: Unicast("10.213.0.12", "10.213.0.11")));
         await lab.WaitForAnswerAsync("r1");
         await lab.WaitForStateAsync(r2, "BACKUP");
-        Assert.True((await r2.InstanceAsync()).AdvertsReceived > 0);
+        await VrrpLab.WaitUntilAsync(async () => (await r2.InstanceAsync()).AdvertsReceived > 0, TimeSpan.FromSeconds(5), "r2 hears r1 by unicast");
 
         r1.Crash();
         lab.Lan.SetLink("r1", up: false);

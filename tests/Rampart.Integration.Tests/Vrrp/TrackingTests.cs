@@ -40,8 +40,7 @@ public class TrackingTests
     public async Task TrackInterfaceDown_Fault_VipMoves()
     {
         using var lab = new VrrpLab();
-        lab.Lan["r1"].Exec("ip", "link", "add", "uplink", "type", "dummy");
-        lab.Lan["r1"].Exec("ip", "link", "set", "uplink", "up");
+        AddUplink(lab);
         var r1 = lab.StartRampart("r1", VrrpLab.Config("r1", 150, state: "MASTER", extraInstance: "    track_interface {\n        uplink\n    }"));
         var r2 = lab.StartRampart("r2", VrrpLab.Config("r2", 100));
         await lab.WaitForAnswerAsync("r1");
@@ -61,8 +60,7 @@ public class TrackingTests
     public async Task SyncGroup_OneInstanceFaults_AllMoveTogether()
     {
         using var lab = new VrrpLab();
-        lab.Lan["r1"].Exec("ip", "link", "add", "uplink", "type", "dummy");
-        lab.Lan["r1"].Exec("ip", "link", "set", "uplink", "up");
+        AddUplink(lab);
         static string Config(string router, int priority, string track) => $$"""
             global_defs {
                 vrrp_version 3
@@ -109,6 +107,14 @@ public class TrackingTests
         Assert.True(lab.HasAddress("r2", System.Net.IPAddress.Parse("10.213.0.101")));
         Assert.False(lab.HasAddress("r1", System.Net.IPAddress.Parse("10.213.0.101")));
         Assert.StartsWith("sync group VG1", (await r1.InstanceAsync("VI_2")).Reason);
+    }
+
+    /// <summary>A second interface on r1 to track: a veth pair whose far end stays up.</summary>
+    private static void AddUplink(VrrpLab lab)
+    {
+        lab.Lan["r1"].Exec("ip", "link", "add", "uplink", "type", "veth", "peer", "name", "uplink-far");
+        lab.Lan["r1"].Exec("ip", "link", "set", "uplink-far", "up");
+        lab.Lan["r1"].Exec("ip", "link", "set", "uplink", "up");
     }
 
     [Fact]
