@@ -5,7 +5,6 @@ using Microsoft.Extensions.Logging;
 using Rampart.Common.Config;
 using Rampart.Vrrp.Config;
 using Rampart.Vrrp.Daemon;
-using Spectre.Console;
 
 namespace Rampart.Cli;
 
@@ -114,15 +113,18 @@ internal static class VrrpCommands
             }
             if (result.GetValue(json)) { Console.WriteLine(answer); return 0; }
             var daemon = JsonSerializer.Deserialize<DaemonStatus>(answer, ControlSocket.Json)!;
-            var table = new Table().AddColumns("instance", "state", "since", "prio (base)", "master", "vrid/if", "adverts tx/rx", "invalid", "reason");
+            Console.WriteLine($"rampart vrrp pid {daemon.Pid}, {daemon.ConfigFile}, up since {daemon.Started.ToLocalTime():yyyy-MM-dd HH:mm:ss}");
             foreach (var i in daemon.Instances)
             {
-                string invalid = i.InvalidPackets.Count == 0 ? "0" : string.Join(" ", i.InvalidPackets.Select(kv => $"{kv.Key}={kv.Value}"));
-                table.AddRow(Markup.Escape(i.Name), i.State, i.Since.ToLocalTime().ToString("HH:mm:ss.fff"), $"{i.EffectivePriority} ({i.BasePriority})",
-                    $"{i.MasterAddress ?? "-"} ({i.MasterPriority})", $"{i.VirtualRouterId}/{Markup.Escape(i.Interface)}", $"{i.AdvertsSent}/{i.AdvertsReceived}",
-                    Markup.Escape(invalid), Markup.Escape($"{i.Reason} [{i.Transitions} transitions]"));
+                string invalid = i.InvalidPackets.Count == 0 ? "none" : string.Join(", ", i.InvalidPackets.Select(kv => $"{kv.Key} {kv.Value}"));
+                Console.WriteLine();
+                Console.WriteLine($"{i.Name}: {i.State} since {i.Since.ToLocalTime():HH:mm:ss.fff} ({i.Reason}; {i.Transitions} transitions)");
+                Console.WriteLine($"  VRRPv{i.Version} vrid {i.VirtualRouterId} on {i.Interface}{(i.SyncGroup is null ? "" : $", sync group {i.SyncGroup}")}; VIPs {string.Join(" ", i.VirtualAddresses)}");
+                Console.WriteLine($"  priority {i.EffectivePriority} (base {i.BasePriority}); master {i.MasterAddress ?? "unknown"} priority {i.MasterPriority}");
+                Console.WriteLine($"  adverts sent {i.AdvertsSent} received {i.AdvertsReceived}; priority 0 sent {i.PriorityZeroSent} received {i.PriorityZeroReceived}; invalid: {invalid}");
             }
-            AnsiConsole.Write(table);
+            if (daemon.UnmatchedPackets.Count > 0)
+                Console.WriteLine($"\npackets for no instance: {string.Join(", ", daemon.UnmatchedPackets.Select(kv => $"{kv.Key} {kv.Value}"))}");
             return 0;
         });
         return status;

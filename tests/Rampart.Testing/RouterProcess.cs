@@ -55,9 +55,13 @@ public sealed partial class RouterProcess : IDisposable
 
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (!_process.HasExited) Crash();
         _process.Dispose();
     }
+
+    private bool _disposed;
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Rampart.Linux;
+using Rampart.Vrrp.Daemon;
 
 namespace Rampart.Vrrp.Demo;
 
@@ -59,6 +60,8 @@ public sealed class VrrpDemo(string rampartPath, TextWriter output)
 
             if (!await WaitForAsync(() => prober.LastResponder == "r1", TimeSpan.FromSeconds(10), token)) return Fail("r1 never answered on the VIP", daemons);
             Say("client: r1 answers on the VIP");
+            if (!await WaitForAsync(() => BackupFollows(dir), TimeSpan.FromSeconds(10), token)) return Fail("r2 never settled as backup", daemons);
+            Say("r2: BACKUP, hearing r1's adverts");
 
             var killedAt = prober.Elapsed;
             Kill(daemons["r1"]);
@@ -89,6 +92,23 @@ public sealed class VrrpDemo(string rampartPath, TextWriter output)
             foreach (var daemon in daemons.Values) Kill(daemon);
             Directory.Delete(dir, recursive: true);
             Say("namespaces removed");
+        }
+    }
+
+    /// <summary>r2 is a settled backup: it has heard a second of r1's adverts.</summary>
+    private static bool BackupFollows(string dir)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            var json = ControlSocket.RequestAsync(Path.Combine(dir, "r2.sock"), "status", timeout.Token).GetAwaiter().GetResult();
+            var status = System.Text.Json.JsonSerializer.Deserialize<DaemonStatus>(json, ControlSocket.Json)!;
+            var instance = status.Instances[0];
+            return instance is { State: "BACKUP", MasterAddress: "10.213.0.11" } && instance.AdvertsReceived >= 10;
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or System.Text.Json.JsonException)
+        {
+            return false;
         }
     }
 

@@ -154,8 +154,13 @@ public class TrackingTests
         var events = new System.Collections.Concurrent.ConcurrentQueue<string>();
         monitor.OutputDataReceived += (_, e) => { if (e.Data is not null) events.Enqueue(e.Data); };
         monitor.BeginOutputReadLine();
-        lab.Lan["r1"].Exec("ip", "addr", "add", "10.213.0.199/32", "dev", "eth0");
-        await VrrpLab.WaitUntilAsync(() => events.Any(e => e.Contains("10.213.0.199")), TimeSpan.FromSeconds(5), "ip monitor running");
+        await VrrpLab.WaitUntilAsync(() =>
+        {
+            if (events.Any(e => e.Contains("10.213.0.199"))) return true;
+            lab.Lan["r1"].TryExec("ip", "addr", "del", "10.213.0.199/32", "dev", "eth0");
+            lab.Lan["r1"].Exec("ip", "addr", "add", "10.213.0.199/32", "dev", "eth0");
+            return false;
+        }, TimeSpan.FromSeconds(5), "ip monitor running");
 
         lab.WriteFile("r1.conf", VrrpLab.Config("r1", 150, state: "MASTER", vip: "10.213.0.100/24\n        10.213.0.102/24"));
         r1.Hangup();
