@@ -51,6 +51,8 @@ internal static class VrrpBench
         return command;
     }
 
+    private const int RandomSeed = 20261125;
+
     private static RouterProcess Start(VrrpLab lab, string system, string router, string config) =>
         system == "rampart" ? lab.StartRampart(router, config) : lab.StartKeepalived(router, config);
 
@@ -60,6 +62,7 @@ internal static class VrrpBench
     private static async Task<List<Sample>> RunScenarioAsync(string system, string interval, int version, string scenario, int runs, CancellationToken token)
     {
         var samples = new List<Sample>();
+        var random = new Random(RandomSeed);
         string config = $"v{version} {interval}s";
         using var lab = new VrrpLab();
         var r1 = Start(lab, system, "r1", ConfigFor("r1", 150, interval, version));
@@ -70,8 +73,9 @@ internal static class VrrpBench
         await Steady(prober, "r1", lab);
         for (int run = 1; run <= runs; run++)
         {
-            // r2 must have heard r1 for a while, so it is a settled backup (same for both systems).
-            await Task.Delay(TimeSpan.FromSeconds(1.5), token);
+            // r2 must have heard r1 for a while, so it is a settled backup (same for both systems); the extra
+            // random part puts the fault at a uniformly random point between two adverts.
+            await Task.Delay(TimeSpan.FromSeconds(1.5) + TimeSpan.FromSeconds(double.Parse(interval, CultureInfo.InvariantCulture) * random.NextDouble()), token);
             var faultAt = prober.Elapsed;
             switch (scenario)
             {

@@ -90,7 +90,7 @@ public sealed class VrrpLab : IDisposable
             socket.SendTo("?"u8, new IPEndPoint(vip, EchoPort));
             var buffer = new byte[64];
             int n = socket.Receive(buffer);
-            return System.Text.Encoding.ASCII.GetString(buffer, 0, n);
+            return UdpEcho.NameOf(buffer.AsSpan(0, n));
         }
         catch (SocketException) { return null; }
     }

@@ -74,7 +74,7 @@ public sealed record VrrpScriptConfig
 }
 
 /// <summary>VRRPv2 authentication (RFC 3768 / keepalived auth_type); VRRPv3 has none.</summary>
-public enum VrrpAuthType { None, Pass, Ah }
+public enum VrrpAuthType { None, Pass }
 
 public enum InitialState { Backup, Master }
 

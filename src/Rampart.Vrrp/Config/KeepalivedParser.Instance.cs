@@ -256,7 +256,8 @@ internal sealed partial class KeepalivedParser
                     }
                     else if (type == "AH")
                     {
-                        instance.AuthType = VrrpAuthType.Ah;
+                        // IPsec AH in VRRP is deprecated (RFC 5798 removed authentication); a group mixing it with PASS never agrees.
+                        Error(s, $"{entity}: auth_type AH is not supported; use auth_type PASS or remove authentication");
                     }
                     else
                     {

@@ -85,15 +85,13 @@ internal sealed class InstanceRunner
         if (packet.Version != Config.Version) return Invalid(InvalidPacketReason.VersionMismatch, datagram.Source);
         if (packet.Version == 2)
         {
-            if (!string.Equals(packet.AuthPass, TruncatedPass, StringComparison.Ordinal)) return Invalid(InvalidPacketReason.AuthMismatch, datagram.Source);
+            if (!string.Equals(packet.AuthPass, Config.AuthPass, StringComparison.Ordinal)) return Invalid(InvalidPacketReason.AuthMismatch, datagram.Source);
             if (packet.AdvertIntervalCentiseconds != Machine.Parameters.AdvertIntervalCentiseconds) return Invalid(InvalidPacketReason.IntervalMismatch, datagram.Source);
         }
         Counters.AdvertsReceived++;
         if (packet.Priority == 0) Counters.PriorityZeroReceived++;
         return ApplyAsync(Machine.OnAdvert(now, packet, datagram.Source));
     }
-
-    private string? TruncatedPass => Config.AuthPass is { Length: > VrrpPacket.AuthDataLength } p ? p[..VrrpPacket.AuthDataLength] : Config.AuthPass;
 
     private Task Invalid(InvalidPacketReason reason, IPAddress source)
     {
@@ -169,7 +167,7 @@ internal sealed class InstanceRunner
             {
                 var ifAddress = ToInterfaceAddress(added);
                 await _host.Addresses.AddAsync(ifAddress).ConfigureAwait(false);
-                _host.Announcer.Announce(ifAddress.Device, ifAddress.Address);
+                AnnounceOnce([ifAddress]);
             }
         }
         await ReevaluateAsync(now, "reload").ConfigureAwait(false);
@@ -197,7 +195,7 @@ internal sealed class InstanceRunner
     private void SendAdvert(byte priority)
     {
         var packet = new VrrpPacket(Config.Version, (byte)Config.VirtualRouterId, priority, Machine.Parameters.AdvertIntervalCentiseconds,
-            Config.VirtualAddresses.Select(a => a.Address).ToArray(), Config.Version == 2 ? TruncatedPass : null);
+            Config.VirtualAddresses.Select(a => a.Address).ToArray(), Config.Version == 2 ? Config.AuthPass : null);
         var destinations = Config.UnicastPeers.Count > 0
             ? Config.UnicastPeers
             : [Socket.Family == AddressFamily.InterNetworkV6 ? VrrpPacket.MulticastV6 : VrrpPacket.MulticastV4];
@@ -228,9 +226,9 @@ internal sealed class InstanceRunner
                 _log.LogError("{Instance}: adding {Address} failed: {Error}", Config.Name, address, e.Message);
             }
         }
-        Announce(Config.Garp.MasterRepeat);
         _garp?.Cancel();
         _garp = new CancellationTokenSource();
+        Announce(Config.Garp.MasterRepeat, _garp.Token);
         _ = RepeatAnnouncementsAsync(_garp.Token);
     }
 
@@ -257,27 +255,43 @@ internal sealed class InstanceRunner
             if (garp.MasterDelay > TimeSpan.Zero)
             {
                 await Task.Delay(garp.MasterDelay, token).ConfigureAwait(false);
-                Announce(garp.MasterRepeat);
+                Announce(garp.MasterRepeat, token);
             }
             while (garp.MasterRefresh > TimeSpan.Zero)
             {
                 await Task.Delay(garp.MasterRefresh, token).ConfigureAwait(false);
-                Announce(garp.MasterRefreshRepeat);
+                Announce(garp.MasterRefreshRepeat, token);
             }
         }
         catch (OperationCanceledException) { }
     }
 
-    private void Announce(int repeat)
+    /// <summary>A burst of `repeat` announcements of every address, vrrp_garp_interval apart (in the background when spaced).</summary>
+    private void Announce(int repeat, CancellationToken token = default)
     {
-        foreach (var address in AllAddresses)
+        var addresses = AllAddresses.Select(ToInterfaceAddress).ToArray();
+        var gap = Config.Garp.Interval;
+        if (gap <= TimeSpan.Zero)
         {
-            var ifAddress = ToInterfaceAddress(address);
-            for (int i = 0; i < Math.Max(1, repeat); i++)
+            for (int i = 0; i < Math.Max(1, repeat); i++) AnnounceOnce(addresses);
+            return;
+        }
+        _ = Task.Run(async () =>
+        {
+            for (int i = 0; i < Math.Max(1, repeat) && !token.IsCancellationRequested; i++)
             {
-                try { _host.Announcer.Announce(ifAddress.Device, ifAddress.Address); Counters.Announcements++; }
-                catch (SocketException e) { _log.LogWarning("{Instance}: announcing {Address} failed: {Error}", Config.Name, address, e.Message); break; }
+                if (i > 0) await Task.Delay(gap, token).ConfigureAwait(false);
+                AnnounceOnce(addresses);
             }
+        }, token);
+    }
+
+    private void AnnounceOnce(IEnumerable<InterfaceAddress> addresses)
+    {
+        foreach (var address in addresses)
+        {
+            try { _host.Announcer.Announce(address.Device, address.Address); Interlocked.Increment(ref Counters.Announcements); }
+            catch (SocketException e) { _log.LogWarning("{Instance}: announcing {Address} failed: {Error}", Config.Name, address.Address, e.Message); }
         }
     }
 

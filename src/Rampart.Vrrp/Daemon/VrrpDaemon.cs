@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Rampart.Common.Processes;
 using Rampart.Linux;
@@ -20,7 +19,7 @@ public sealed class VrrpDaemon : IAsyncDisposable
     private readonly ILogger _log;
     private readonly TimeProvider _time;
     private readonly string _configFile;
-    private readonly Channel<Func<Task>> _events = Channel.CreateUnbounded<Func<Task>>(new() { SingleReader = true });
+    private readonly EventQueue _events = new();
     private readonly Dictionary<SocketKey, SocketEntry> _sockets = new();
     private readonly Dictionary<string, InstanceRunner> _instances = new(StringComparer.Ordinal);
     private readonly Dictionary<InvalidPacketReason, long> _unmatched = new();
@@ -49,35 +48,41 @@ public sealed class VrrpDaemon : IAsyncDisposable
     private TimeSpan Now => _time.GetElapsedTime(_epoch);
 
     /// <summary>Runs until the token is cancelled, then stops gracefully (priority-0 adverts, VIPs removed).</summary>
-    public async Task RunAsync(CancellationToken cancellationToken)
+    public Task RunAsync(CancellationToken cancellationToken)
     {
-        using var link = cancellationToken.Register(() => _stopping.Cancel());
-        await AddInstancesAsync(_config).ConfigureAwait(false);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try { Loop(cancellationToken); done.SetResult(); }
+            catch (Exception e) { done.SetException(e); }
+        }) { Name = "vrrp event loop", IsBackground = true };
+        thread.Start();
+        return done.Task;
+    }
+
+    private void Loop(CancellationToken cancellationToken)
+    {
+        using var link = cancellationToken.Register(() => { _stopping.Cancel(); _events.Stop(); });
+        Wait(AddInstancesAsync(_config));
         StartTracking();
-        var reader = _events.Reader;
         while (!_stopping.IsCancellationRequested)
         {
             var deadline = _instances.Values.Select(i => i.Machine.Deadline).Where(d => d is not null).Min();
-            var wait = deadline is { } d ? d - Now : Timeout.InfiniteTimeSpan;
-            if (wait == Timeout.InfiniteTimeSpan || wait > TimeSpan.Zero)
-            {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-                if (wait != Timeout.InfiniteTimeSpan) timeout.CancelAfter(wait);
-                try { await reader.WaitToReadAsync(timeout.Token).ConfigureAwait(false); }
-                catch (OperationCanceledException) { }
-            }
-            while (reader.TryRead(out var work)) await RunSafelyAsync(work).ConfigureAwait(false);
+            foreach (var work in _events.Take(deadline - Now)) RunSafely(work);
             var now = Now;
             foreach (var instance in _instances.Values.ToList())
                 if (instance.Machine.Deadline is { } due && due <= now)
-                    await RunSafelyAsync(() => instance.OnTimerAsync(now)).ConfigureAwait(false);
+                    RunSafely(() => instance.OnTimerAsync(now));
         }
-        await ShutdownAsync().ConfigureAwait(false);
+        Wait(ShutdownAsync());
     }
 
-    private async Task RunSafelyAsync(Func<Task> work)
+    /// <summary>Work runs on the loop thread; what it awaits (netlink, sockets) completes within microseconds.</summary>
+    private static void Wait(Task task) => task.GetAwaiter().GetResult();
+
+    private void RunSafely(Func<Task> work)
     {
-        try { await work().ConfigureAwait(false); }
+        try { Wait(work()); }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             _log.LogError(e, "event failed");
@@ -85,7 +90,7 @@ public sealed class VrrpDaemon : IAsyncDisposable
     }
 
     /// <summary>Posts work onto the event loop.</summary>
-    private void Post(Func<Task> work) => _events.Writer.TryWrite(work);
+    private void Post(Func<Task> work) => _events.Post(work);
 
     /// <summary>SIGHUP: parse the file again; on any error keep running the current config.</summary>
     public void Reload() => Post(ReloadAsync);
@@ -291,7 +296,7 @@ public sealed class VrrpDaemon : IAsyncDisposable
     {
         _trackers.Cancel();
         _links?.Dispose();
-        foreach (var instance in _instances.Values) await RunSafelyAsync(() => instance.StopAsync(Now)).ConfigureAwait(false);
+        foreach (var instance in _instances.Values) RunSafely(() => instance.StopAsync(Now));
         foreach (var entry in _sockets.Values) entry.Socket.Dispose();
         // notify_stop scripts were started in the background: give them their chance to finish.
         Task[] pending;

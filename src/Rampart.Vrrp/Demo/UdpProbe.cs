@@ -1,11 +1,12 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
 namespace Rampart.Vrrp.Demo;
 
-/// <summary>A UDP service that answers every datagram with its own name: which router holds the VIP.</summary>
+/// <summary>A UDP service that answers every datagram with "NAME PAYLOAD": which router holds the VIP, for which probe.</summary>
 public static class UdpEcho
 {
     public static async Task RunAsync(string name, int port, CancellationToken token)
@@ -13,8 +14,10 @@ public static class UdpEcho
         using var socket = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp) { DualMode = true };
         // Bound to any address, so it answers on the VIP as soon as the VIP is configured.
         socket.Bind(new IPEndPoint(IPAddress.IPv6Any, port));
-        var reply = Encoding.ASCII.GetBytes(name);
+        var prefix = Encoding.ASCII.GetBytes(name + " ");
         var buffer = new byte[512];
+        var reply = new byte[prefix.Length + buffer.Length];
+        prefix.CopyTo(reply, 0);
         EndPoint any = new IPEndPoint(IPAddress.IPv6Any, 0);
         while (!token.IsCancellationRequested)
         {
@@ -22,9 +25,17 @@ public static class UdpEcho
             try { received = await socket.ReceiveFromAsync(buffer, SocketFlags.None, any, token); }
             catch (OperationCanceledException) { return; }
             catch (SocketException) { continue; }
-            try { await socket.SendToAsync(reply, SocketFlags.None, received.RemoteEndPoint, token); }
+            buffer.AsSpan(0, received.ReceivedBytes).CopyTo(reply.AsSpan(prefix.Length));
+            try { await socket.SendToAsync(reply.AsMemory(0, prefix.Length + received.ReceivedBytes), SocketFlags.None, received.RemoteEndPoint, token); }
             catch (SocketException) { }
         }
+    }
+
+    /// <summary>The responder's name in an answer.</summary>
+    public static string NameOf(ReadOnlySpan<byte> answer)
+    {
+        int space = answer.IndexOf((byte)' ');
+        return Encoding.ASCII.GetString(space < 0 ? answer : answer[..space]);
     }
 }
 
@@ -32,15 +43,17 @@ public static class UdpEcho
 public readonly record struct ProbeResult(TimeSpan SentAt, string? Responder);
 
 /// <summary>
-/// A client that sends a UDP probe to the VIP every interval and records who answers; the service gap of a
-/// failover is the time between the last answered probe before it and the first answered probe after it.
+/// A client that sends a numbered UDP probe to the VIP every interval, whatever happened to the previous ones,
+/// and records who answered each within the timeout. The service gap of a failover is the time between the
+/// last answered probe before it and the first answered probe after it (resolution: the interval).
 /// </summary>
 public sealed class UdpProber : IDisposable
 {
     private readonly Socket _socket;
     private readonly IPEndPoint _target;
-    private readonly List<ProbeResult> _results = [];
+    private readonly List<(TimeSpan SentAt, string? Responder)> _probes = [];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private TimeSpan _timeout = TimeSpan.FromMilliseconds(50);
 
     /// <param name="socket">A UDP socket, created in the client's network namespace.</param>
     public UdpProber(Socket socket, IPEndPoint target)
@@ -51,49 +64,62 @@ public sealed class UdpProber : IDisposable
 
     public TimeSpan Elapsed => _clock.Elapsed;
 
-    public IReadOnlyList<ProbeResult> Snapshot() { lock (_results) return _results.ToArray(); }
+    /// <summary>Every probe whose outcome is known (answered, or older than the timeout).</summary>
+    public IReadOnlyList<ProbeResult> Snapshot()
+    {
+        var settled = _clock.Elapsed - _timeout;
+        lock (_probes) return _probes.Where(p => p.Responder is not null || p.SentAt < settled).Select(p => new ProbeResult(p.SentAt, p.Responder)).ToArray();
+    }
 
-    public string? LastResponder { get { lock (_results) return _results.LastOrDefault(r => r.Responder is not null).Responder; } }
+    public string? LastResponder { get { lock (_probes) return _probes.LastOrDefault(p => p.Responder is not null).Responder; } }
 
     public static Socket CreateSocket(AddressFamily family) => new(family, SocketType.Dgram, ProtocolType.Udp);
 
-    /// <summary>Probes until cancelled: every probe carries a sequence number so late answers are not miscounted.</summary>
     public async Task RunAsync(TimeSpan interval, TimeSpan timeout, CancellationToken token)
     {
-        var buffer = new byte[512];
+        _timeout = timeout;
+        var receiving = ReceiveAsync(token);
         int sequence = 0;
         var next = _clock.Elapsed;
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                lock (_probes) _probes.Add((_clock.Elapsed, null));
+                try { await _socket.SendToAsync(Encoding.ASCII.GetBytes((sequence++).ToString(CultureInfo.InvariantCulture)), SocketFlags.None, _target, token); }
+                catch (SocketException) { }   // e.g. unreachable while nobody holds the VIP: that probe is lost
+                next += interval;
+                var delay = next - _clock.Elapsed;
+                if (delay > TimeSpan.Zero) await Task.Delay(delay, token);
+                else next = _clock.Elapsed;
+            }
+        }
+        catch (OperationCanceledException) { }
+        await receiving;
+    }
+
+    private async Task ReceiveAsync(CancellationToken token)
+    {
+        var buffer = new byte[512];
         while (!token.IsCancellationRequested)
         {
-            var sentAt = _clock.Elapsed;
-            string tag = (++sequence).ToString();
-            string? responder = null;
-            try
-            {
-                await _socket.SendToAsync(Encoding.ASCII.GetBytes(tag), SocketFlags.None, _target, token);
-                using var wait = CancellationTokenSource.CreateLinkedTokenSource(token);
-                wait.CancelAfter(timeout);
-                while (responder is null)
-                {
-                    int n = await _socket.ReceiveAsync(buffer, SocketFlags.None, wait.Token);
-                    responder = Encoding.ASCII.GetString(buffer, 0, n);
-                }
-            }
-            catch (OperationCanceledException) when (!token.IsCancellationRequested) { }
+            int n;
+            try { n = await _socket.ReceiveAsync(buffer, SocketFlags.None, token); }
             catch (OperationCanceledException) { return; }
-            catch (SocketException) { }   // e.g. unreachable while nobody holds the VIP
-            lock (_results) _results.Add(new ProbeResult(sentAt, responder));
-            next += interval;
-            var delay = next - _clock.Elapsed;
-            if (delay > TimeSpan.Zero)
+            catch (SocketException) { continue; }   // ICMP errors surface here
+            var answer = buffer.AsSpan(0, n);
+            int space = answer.IndexOf((byte)' ');
+            if (space < 0 || !int.TryParse(answer[(space + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int sequence)) continue;
+            var now = _clock.Elapsed;
+            lock (_probes)
             {
-                try { await Task.Delay(delay, token); } catch (OperationCanceledException) { return; }
+                if (sequence >= _probes.Count || now - _probes[sequence].SentAt > _timeout) continue;   // late answers count as lost
+                _probes[sequence] = (_probes[sequence].SentAt, UdpEcho.NameOf(answer));
             }
-            else next = _clock.Elapsed;
         }
     }
 
-    /// <summary>Longest run of unanswered probes after "from": (last answer before, first answer after, who answered after).</summary>
+    /// <summary>Longest run of unanswered probes after "from": its length (last answer before to first answer after), probes lost, who answered after.</summary>
     public static (TimeSpan Gap, int Lost, string? After) Gap(IReadOnlyList<ProbeResult> results, TimeSpan from)
     {
         TimeSpan lastOk = from, gap = TimeSpan.Zero;

@@ -185,6 +185,27 @@ public class FailoverTests
         await lab.WaitForAnswerAsync("r2", VrrpLab.Vip6);
     }
 
+    [Fact]
+    public async Task V2Authentication_MismatchCountedAndIgnored_MatchFollows()
+    {
+        using var lab = new VrrpLab();
+        static string Auth(string pass) => $"    authentication {{\n        auth_type PASS\n        auth_pass {pass}\n    }}";
+        var r1 = lab.StartRampart("r1", VrrpLab.Config("r1", 150, version: 2, advertInt: "1", state: "MASTER", extraInstance: Auth("secret1")));
+        var r2 = lab.StartRampart("r2", VrrpLab.Config("r2", 100, version: 2, advertInt: "1", extraInstance: Auth("wrong")));
+        await lab.WaitForStateAsync(r1, "MASTER");
+
+        // r2 drops every advert of r1 (wrong password), so it takes the VIP too: the operator sees why in status.
+        await VrrpLab.WaitUntilAsync(async () => (await r2.InstanceAsync()).InvalidPackets.GetValueOrDefault("AuthMismatch") >= 2, TimeSpan.FromSeconds(10), "auth mismatches counted");
+        await lab.WaitForStateAsync(r2, "MASTER");
+        Assert.Equal(0, (await r2.InstanceAsync()).AdvertsReceived);
+
+        // With the right password r2 follows r1.
+        lab.WriteFile("r2.conf", VrrpLab.Config("r2", 100, version: 2, advertInt: "1", extraInstance: Auth("secret1")));
+        r2.Hangup();
+        await lab.WaitForStateAsync(r2, "BACKUP");
+        Assert.Equal("10.213.0.11", (await r2.InstanceAsync()).MasterAddress);
+    }
+
     internal static async Task<string> WaitForOutput(RouterProcess process, string text)
     {
         await VrrpLab.WaitUntilAsync(() => process.Output.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(10), $"'{text}' in {process.Name}'s log\n{process.Output}");

@@ -363,7 +363,7 @@ public class KeepalivedConfigParserTests
                 interface eth0
                 virtual_router_id 1
                 authentication {
-                    auth_type AH
+                    auth_type PASS
                     auth_pass 0123456789ab
                 }
             }
@@ -374,7 +374,27 @@ public class KeepalivedConfigParserTests
             result.Diagnostics.Select(d => d.ToString()));
         var instance = Assert.Single(result.Config!.Instances);
         Assert.Equal("01234567", instance.AuthPass);
-        Assert.Equal(VrrpAuthType.Ah, instance.AuthType);
+        Assert.Equal(VrrpAuthType.Pass, instance.AuthType);
+    }
+
+    [Fact]
+    public void Rejects_AuthTypeAh()
+    {
+        var result = KeepalivedConfigParser.ParseText("""
+            vrrp_instance VI_1 {
+                interface eth0
+                virtual_router_id 1
+                authentication {
+                    auth_type AH
+                    auth_pass secret
+                }
+            }
+            """);
+
+        Assert.Null(result.Config);
+        Assert.Equal(
+            ["keepalived.conf:5: error: auth_type: vrrp_instance VI_1: auth_type AH is not supported; use auth_type PASS or remove authentication"],
+            result.Diagnostics.Select(d => d.ToString()));
     }
 
     [Fact]
