@@ -4,7 +4,7 @@ using Rampart.Vrrp.Config;
 namespace Rampart.Vrrp.Daemon;
 
 /// <summary>Runs one vrrp_script every interval; reports a change only after `rise` successes or `fall` failures in a row.</summary>
-internal sealed class ScriptChecker(VrrpScriptConfig script, string? user)
+internal sealed class ScriptChecker(VrrpScriptConfig script, string? user, bool insecure = false)
 {
     private bool _ok = true;   // keepalived assumes a script is good until it has failed `fall` times
     private int _streak;
@@ -14,9 +14,9 @@ internal sealed class ScriptChecker(VrrpScriptConfig script, string? user)
         using var timer = new PeriodicTimer(script.Interval);
         do
         {
-            var result = await ScriptRunner.RunAsync(script.Script, script.Timeout ?? script.Interval, user, token).ConfigureAwait(false);
+            bool succeeded = !insecure && (await ScriptRunner.RunAsync(script.Script, script.Timeout ?? script.Interval, user, token).ConfigureAwait(false)).Succeeded;
             if (token.IsCancellationRequested) return;
-            if (Observe(result.Succeeded) is { } changed) onChange(changed);
+            if (Observe(succeeded) is { } changed) onChange(changed);
         }
         while (await WaitAsync(timer, token).ConfigureAwait(false));
     }

@@ -234,6 +234,7 @@ public sealed class VrrpDaemon : IAsyncDisposable
 
         async Task RunScriptAsync(string command)
         {
+            if (Insecure(command)) return;
             var result = await ScriptRunner.RunAsync(command, TimeSpan.FromSeconds(10), user).ConfigureAwait(false);
             if (!result.Succeeded)
                 _log.LogWarning("notify {Command}: {Outcome}", command, result.TimedOut ? "timed out" : result.Error ?? $"exit {result.ExitCode}");
@@ -246,7 +247,7 @@ public sealed class VrrpDaemon : IAsyncDisposable
         foreach (var script in _config.Scripts)
         {
             if (!_config.Instances.Any(i => i.TrackScripts.Any(t => t.Name == script.Name))) continue;
-            var checker = new ScriptChecker(script, script.User ?? _config.Global.ScriptUser);
+            var checker = new ScriptChecker(script, script.User ?? _config.Global.ScriptUser, Insecure(script.Script));
             _ = checker.RunAsync(ok => Post(async () =>
             {
                 _log.LogInformation("vrrp_script {Script}: {Result}", script.Name, ok ? "now succeeding" : "now failing");
@@ -259,6 +260,14 @@ public sealed class VrrpDaemon : IAsyncDisposable
         {
             foreach (var instance in _instances.Values.ToList()) await instance.OnLinkAsync(Now, device, up).ConfigureAwait(false);
         }));
+    }
+
+    /// <summary>With enable_script_security, a script another user could replace is never run (and a check counts as failed).</summary>
+    private bool Insecure(string command)
+    {
+        if (!_config.Global.EnableScriptSecurity || ScriptSecurity.Problem(command) is not { } problem) return false;
+        _log.LogError("enable_script_security: not running {Command}: {Problem}", command, problem);
+        return true;
     }
 
     private async Task ReloadAsync()
