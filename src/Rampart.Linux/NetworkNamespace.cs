@@ -27,6 +27,9 @@ public sealed partial class NetworkNamespace : IDisposable
     /// <summary>Runs a command inside and waits for it; a non-zero exit throws with its stderr.</summary>
     public string Exec(params string[] command) => Ip(["netns", "exec", Name, .. command]);
 
+    /// <summary>Runs a shell command line inside; a non-zero exit throws with its stderr.</summary>
+    public string Run(string shellCommand) => Exec("sh", "-c", shellCommand);
+
     /// <summary>Runs a command inside and returns its exit code (no exception).</summary>
     public int TryExec(params string[] command) => Run("ip", ["netns", "exec", Name, .. command], out _, out _);
 
@@ -59,6 +62,8 @@ public sealed partial class NetworkNamespace : IDisposable
         if (error is not null) throw new InvalidOperationException($"in namespace {Name}: {error.Message}", error);
         return result;
     }
+
+    public void Enter(Action action) => Enter(() => { action(); return 0; });
 
     /// <summary>Process ids running inside.</summary>
     public IReadOnlyList<int> Pids()

@@ -23,7 +23,7 @@ public sealed class NamespaceTests(ITestOutputHelper output) : IDisposable
     public void Interfaces_reports_index_mac_state_and_addresses()
     {
         _net.A.Run($"ip addr add 10.77.0.5/24 dev {VethPair.DeviceA}"); // a secondary: primary stays .1
-        var info = _net.A.Invoke(() => Interfaces.Get(VethPair.DeviceA))!;
+        var info = _net.A.Enter(() => Interfaces.Get(VethPair.DeviceA))!;
         string link = _net.A.Run($"ip -o link show dev {VethPair.DeviceA}");
         Assert.StartsWith($"{info.Index}: ", link);
         Assert.Contains("link/ether " + string.Join(":", info.MacAddress.Select(b => b.ToString("x2"))), link);
@@ -31,16 +31,16 @@ public sealed class NamespaceTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(VethPair.V4A, info.PrimaryIPv4);
         Assert.True(info.LinkLocalIPv6!.IsIPv6LinkLocal);
         Assert.Equal(info.Index, info.LinkLocalIPv6.ScopeId);
-        Assert.Null(_net.A.Invoke(() => Interfaces.Get("nosuchdev0")));
-        Assert.False(_net.A.Invoke(() => Interfaces.IsUp("nosuchdev0")));
-        Assert.True(_net.A.Invoke(() => Interfaces.IsUp(VethPair.DeviceA)));
+        Assert.Null(_net.A.Enter(() => Interfaces.Get("nosuchdev0")));
+        Assert.False(_net.A.Enter(() => Interfaces.IsUp("nosuchdev0")));
+        Assert.True(_net.A.Enter(() => Interfaces.IsUp(VethPair.DeviceA)));
     }
 
     [Fact]
     public void IPv4_multicast_advert_arrives_with_ttl_255()
     {
-        using var a = _net.A.Invoke(() => VrrpSocket.Open(AddressFamily.InterNetwork, VethPair.DeviceA, null, true));
-        using var b = _net.B.Invoke(() => VrrpSocket.Open(AddressFamily.InterNetwork, VethPair.DeviceB, null, true));
+        using var a = _net.A.Enter(() => VrrpSocket.Open(AddressFamily.InterNetwork, VethPair.DeviceA, null, true));
+        using var b = _net.B.Enter(() => VrrpSocket.Open(AddressFamily.InterNetwork, VethPair.DeviceB, null, true));
         Assert.Equal(VethPair.V4A, a.LocalAddress);
         byte[] payload = [0x21, 0x33, 0x96, 0x01, 0x00, 0x01, 0x00, 0x00, 10, 77, 0, 100, 0, 0, 0, 0, 0, 0, 0, 0];
         a.Send(payload, VrrpSocket.MulticastGroupV4);
@@ -55,8 +55,8 @@ public sealed class NamespaceTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void IPv6_multicast_advert_arrives_with_hop_limit_255_from_link_local()
     {
-        using var a = _net.A.Invoke(() => VrrpSocket.Open(AddressFamily.InterNetworkV6, VethPair.DeviceA, null, true));
-        using var b = _net.B.Invoke(() => VrrpSocket.Open(AddressFamily.InterNetworkV6, VethPair.DeviceB, null, true));
+        using var a = _net.A.Enter(() => VrrpSocket.Open(AddressFamily.InterNetworkV6, VethPair.DeviceA, null, true));
+        using var b = _net.B.Enter(() => VrrpSocket.Open(AddressFamily.InterNetworkV6, VethPair.DeviceB, null, true));
         Assert.True(a.LocalAddress.IsIPv6LinkLocal);
         byte[] payload = [0x31, 0x33, 0x96, 0x01, 0x00, 0x64, 0x00, 0x00, .. IPAddress.Parse("fd00:77::100").GetAddressBytes()];
         a.Send(payload, VrrpSocket.MulticastGroupV6);
@@ -73,8 +73,8 @@ public sealed class NamespaceTests(ITestOutputHelper output) : IDisposable
     {
         _net.A.Run($"ip addr add 10.77.0.9/24 dev {VethPair.DeviceA}");
         var source = IPAddress.Parse("10.77.0.9");
-        using var a = _net.A.Invoke(() => VrrpSocket.Open(AddressFamily.InterNetwork, VethPair.DeviceA, source, false));
-        using var b = _net.B.Invoke(() => VrrpSocket.Open(AddressFamily.InterNetwork, VethPair.DeviceB, null, false));
+        using var a = _net.A.Enter(() => VrrpSocket.Open(AddressFamily.InterNetwork, VethPair.DeviceA, source, false));
+        using var b = _net.B.Enter(() => VrrpSocket.Open(AddressFamily.InterNetwork, VethPair.DeviceB, null, false));
         byte[] payload = [1, 2, 3, 4, 5, 6, 7, 8];
         a.Send(payload, VethPair.V4B);
         var d = Receive(b);
@@ -87,8 +87,8 @@ public sealed class NamespaceTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void IPv6_unicast_with_given_source()
     {
-        using var a = _net.A.Invoke(() => VrrpSocket.Open(AddressFamily.InterNetworkV6, VethPair.DeviceA, VethPair.V6A, false));
-        using var b = _net.B.Invoke(() => VrrpSocket.Open(AddressFamily.InterNetworkV6, VethPair.DeviceB, null, false));
+        using var a = _net.A.Enter(() => VrrpSocket.Open(AddressFamily.InterNetworkV6, VethPair.DeviceA, VethPair.V6A, false));
+        using var b = _net.B.Enter(() => VrrpSocket.Open(AddressFamily.InterNetworkV6, VethPair.DeviceB, null, false));
         byte[] payload = [9, 8, 7, 6, 5, 4, 3, 2];
         a.Send(payload, VethPair.V6B);
         var d = Receive(b);
@@ -103,7 +103,7 @@ public sealed class NamespaceTests(ITestOutputHelper output) : IDisposable
     [InlineData(AddressFamily.InterNetworkV6)]
     public async Task Pending_receive_ends_on_cancel_and_on_dispose(AddressFamily family)
     {
-        using var b = _net.B.Invoke(() => VrrpSocket.Open(family, VethPair.DeviceB, null, true));
+        using var b = _net.B.Enter(() => VrrpSocket.Open(family, VethPair.DeviceB, null, true));
         using var cancel = new CancellationTokenSource();
         var pending = b.ReceiveAsync(cancel.Token).AsTask();
         cancel.Cancel();
@@ -117,7 +117,7 @@ public sealed class NamespaceTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task IpAddressManager_adds_checks_and_removes_with_label_and_scope()
     {
-        using var manager = _net.A.Invoke(() => new IpAddressManager());
+        using var manager = _net.A.Enter(() => new IpAddressManager());
         var vip = new InterfaceAddress(IPAddress.Parse("10.77.0.100"), 24, VethPair.DeviceA, Label: "va:vip");
         Assert.False(await manager.ExistsAsync(vip));
 
@@ -172,7 +172,7 @@ public sealed class NamespaceTests(ITestOutputHelper output) : IDisposable
         B_HasStaleNeighbour(vip.ToString());
         var mac = MacOf(_net.A, VethPair.DeviceA);
         var announcer = new AddressAnnouncer();
-        _net.A.Invoke(() => announcer.Announce(VethPair.DeviceA, vip));
+        _net.A.Enter(() => announcer.Announce(VethPair.DeviceA, vip));
         Wait.Until(() => _net.B.Run($"ip neigh show {vip} dev {VethPair.DeviceB}").Contains(mac), Deadline, "B's neighbour entry to get A's MAC");
     }
 
@@ -181,10 +181,10 @@ public sealed class NamespaceTests(ITestOutputHelper output) : IDisposable
     {
         var vip = IPAddress.Parse("10.77.0.100");
         // AF_PACKET capture of ARP (ETH_P_ARP 0x0806, network order) in B
-        using var capture = _net.B.Invoke(() => new Socket(AddressFamily.Packet, SocketType.Raw, (ProtocolType)0x0608));
+        using var capture = _net.B.Enter(() => new Socket(AddressFamily.Packet, SocketType.Raw, (ProtocolType)0x0608));
         capture.ReceiveTimeout = (int)Deadline.TotalMilliseconds;
-        var mac = _net.A.Invoke(() => Interfaces.Get(VethPair.DeviceA))!.MacAddress;
-        _net.A.Invoke(() => new AddressAnnouncer().Announce(VethPair.DeviceA, vip));
+        var mac = _net.A.Enter(() => Interfaces.Get(VethPair.DeviceA))!.MacAddress;
+        _net.A.Enter(() => new AddressAnnouncer().Announce(VethPair.DeviceA, vip));
         var expected = ArpFrame.BuildGratuitous(mac, vip);
         var buffer = new byte[2048];
         var clock = Stopwatch.StartNew();
@@ -203,7 +203,7 @@ public sealed class NamespaceTests(ITestOutputHelper output) : IDisposable
         B_HasStaleNeighbour(vip.ToString());
         var mac = MacOf(_net.A, VethPair.DeviceA);
         var announcer = new AddressAnnouncer();
-        _net.A.Invoke(() => announcer.Announce(VethPair.DeviceA, vip));
+        _net.A.Enter(() => announcer.Announce(VethPair.DeviceA, vip));
         Wait.Until(() => _net.B.Run($"ip neigh show {vip} dev {VethPair.DeviceB}").Contains(mac), Deadline, "B's neighbour entry to get A's MAC");
     }
 
@@ -213,15 +213,15 @@ public sealed class NamespaceTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("02:00:00:00:00:99", _net.B.Run($"ip neigh show {address} dev {VethPair.DeviceB}"));
     }
 
-    private static string MacOf(NetNs ns, string device) =>
-        string.Join(":", ns.Invoke(() => Interfaces.Get(device))!.MacAddress.Select(b => b.ToString("x2")));
+    private static string MacOf(NetworkNamespace ns, string device) =>
+        string.Join(":", ns.Enter(() => Interfaces.Get(device))!.MacAddress.Select(b => b.ToString("x2")));
 
     [Fact]
     public void LinkMonitor_sees_down_then_up()
     {
         var events = new System.Collections.Concurrent.ConcurrentQueue<(string Device, bool Up, TimeSpan At)>();
         var clock = Stopwatch.StartNew();
-        using var monitor = _net.A.Invoke(() => new LinkMonitor(VethPair.DeviceA));
+        using var monitor = _net.A.Enter(() => new LinkMonitor(VethPair.DeviceA));
         monitor.LinkChanged += (device, up) => events.Enqueue((device, up, clock.Elapsed));
         Assert.True(monitor.IsUp(VethPair.DeviceA));
 
