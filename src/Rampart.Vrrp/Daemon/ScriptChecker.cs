@@ -9,6 +9,9 @@ internal sealed class ScriptChecker(VrrpScriptConfig script, string? user, bool 
     private bool _ok = true;   // keepalived assumes a script is good until it has failed `fall` times
     private int _streak;
 
+    /// <summary>The checked state as rise/fall decided it.</summary>
+    public bool Ok => _ok;
+
     public async Task RunAsync(Action<bool> onChange, CancellationToken token)
     {
         using var timer = new PeriodicTimer(script.Interval);

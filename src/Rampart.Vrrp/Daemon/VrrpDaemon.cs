@@ -26,7 +26,7 @@ public sealed class VrrpDaemon : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<Task> _notifies = new();
     private KeepalivedConfig _config;
-    private CancellationTokenSource _trackers = new();
+    private readonly Dictionary<string, (VrrpScriptConfig Config, ScriptChecker Checker, CancellationTokenSource Stop)> _checkers = new();
     private IDisposable? _links;
     private readonly long _epoch;
     private readonly DateTimeOffset _started;
@@ -64,7 +64,7 @@ public sealed class VrrpDaemon : IAsyncDisposable
     {
         using var link = cancellationToken.Register(() => { _stopping.Cancel(); _events.Stop(); });
         Wait(AddInstancesAsync(_config));
-        StartTracking();
+        Wait(StartTrackingAsync());
         while (!_stopping.IsCancellationRequested)
         {
             var deadline = _instances.Values.Select(i => i.Machine.Deadline).Where(d => d is not null).Min();
@@ -241,19 +241,36 @@ public sealed class VrrpDaemon : IAsyncDisposable
         }
     }
 
-    private void StartTracking()
+    /// <summary>
+    /// Starts a checker per tracked vrrp_script and watches tracked links. On reload, a checker whose script did not
+    /// change keeps running with its state, so a reload never makes a failing check look healthy for a moment.
+    /// </summary>
+    private async Task StartTrackingAsync()
     {
-        var token = _trackers.Token;
-        foreach (var script in _config.Scripts)
+        var wanted = _config.Scripts
+            .Where(script => _config.Instances.Any(i => i.TrackScripts.Any(t => t.Name == script.Name)))
+            .ToDictionary(script => script.Name);
+        foreach (var (name, running) in _checkers.ToList())
         {
-            if (!_config.Instances.Any(i => i.TrackScripts.Any(t => t.Name == script.Name))) continue;
+            if (wanted.TryGetValue(name, out var script) && script with { Location = default } == running.Config with { Location = default }) continue;
+            running.Stop.Cancel();
+            _checkers.Remove(name);
+        }
+        foreach (var script in wanted.Values.Where(s => !_checkers.ContainsKey(s.Name)))
+        {
             var checker = new ScriptChecker(script, script.User ?? _config.Global.ScriptUser, Insecure(script.Script));
+            var stop = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            _checkers[script.Name] = (script, checker, stop);
             _ = checker.RunAsync(ok => Post(async () =>
             {
                 _log.LogInformation("vrrp_script {Script}: {Result}", script.Name, ok ? "now succeeding" : "now failing");
                 foreach (var instance in _instances.Values.ToList()) await instance.OnScriptAsync(Now, script.Name, ok).ConfigureAwait(false);
-            }), token);
+            }), stop.Token);
         }
+        foreach (var (name, running) in _checkers)
+            foreach (var instance in _instances.Values.ToList())
+                await instance.OnScriptAsync(Now, name, running.Checker.Ok).ConfigureAwait(false);
+
         var devices = _instances.Values.SelectMany(i => i.TrackedInterfaces).Distinct().ToList();
         _links?.Dispose();
         _links = devices.Count == 0 ? null : _host.WatchLinks(devices, (device, up) => Post(async () =>
@@ -296,14 +313,12 @@ public sealed class VrrpDaemon : IAsyncDisposable
         }
         _config = config;
         await AddInstancesAsync(config).ConfigureAwait(false);
-        _trackers.Cancel();
-        _trackers = new CancellationTokenSource();
-        StartTracking();
+        await StartTrackingAsync().ConfigureAwait(false);
     }
 
     private async Task ShutdownAsync()
     {
-        _trackers.Cancel();
+        foreach (var running in _checkers.Values) running.Stop.Cancel();
         _links?.Dispose();
         foreach (var instance in _instances.Values) RunSafely(() => instance.StopAsync(Now));
         foreach (var entry in _sockets.Values) entry.Socket.Dispose();

@@ -31,6 +31,13 @@ public class TrackingTests
         await lab.WaitForStateAsync(r1, "BACKUP");
         await lab.WaitForAnswerAsync("r2");
 
+        // A reload keeps the failing check's verdict: r1 must not flap back to priority 150 for a moment.
+        var before = await r1.InstanceAsync();
+        r1.Hangup();
+        await FailoverTests.WaitForOutput(r1, "reload: applying");
+        var after = await r1.InstanceAsync();
+        Assert.Equal(("BACKUP", 90, before.Transitions), (after.State, after.EffectivePriority, after.Transitions));
+
         File.WriteAllText(healthy, "");
         await lab.WaitForStateAsync(r1, "MASTER");
         await lab.WaitForAnswerAsync("r1");
