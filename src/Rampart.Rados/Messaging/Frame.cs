@@ -114,7 +114,8 @@ public sealed class FrameReader(int maxPayloadLength = Frame.DefaultMaxPayloadLe
         error = null;
         if (buffer.IsEmpty)
             return false;
-        if (buffer.FirstSpan[0] != Frame.Magic)
+        byte first = buffer.FirstSpan.Length > 0 ? buffer.FirstSpan[0] : FirstByte(buffer);
+        if (first != Frame.Magic)
         {
             error = FrameError.BadMagic;
             return false;
@@ -151,5 +152,12 @@ public sealed class FrameReader(int maxPayloadLength = Frame.DefaultMaxPayloadLe
             payload.ToArray());
         buffer = buffer.Slice(payload.End);
         return true;
+    }
+
+    private static byte FirstByte(in ReadOnlySequence<byte> buffer)
+    {
+        Span<byte> one = stackalloc byte[1];
+        buffer.Slice(0, 1).CopyTo(one);
+        return one[0];
     }
 }
