@@ -327,7 +327,7 @@ public sealed class Connection : IAsyncDisposable
             if (flushed.IsCompleted)
                 throw new ConnectionClosedException($"connection to {RemoteEndPoint} closed");
         }
-        catch (Exception e) when (e is IOException or SocketException)
+        catch (Exception e) when (e is (IOException or SocketException) and not ConnectionClosedException)
         {
             Close($"send failed: {e.Message}");
             throw new ConnectionClosedException($"connection to {RemoteEndPoint}: send failed: {e.Message}");
