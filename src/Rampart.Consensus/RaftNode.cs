@@ -119,6 +119,12 @@ public sealed partial class RaftNode : IAsyncDisposable
         {
             throw new NotLeaderException(Leader, e);
         }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested && !IsLeader)
+        {
+            // DotNext cancels in-flight replication with its leadership token when the node steps down;
+            // the entry may or may not commit under the next leader.
+            throw new NotLeaderException(Leader, e);
+        }
 
         // DotNext applies on the leader before ReplicateAsync returns; the wait is a safety net.
         return await proposal.AppliedTask.WaitAsync(cancellationToken).ConfigureAwait(false);
