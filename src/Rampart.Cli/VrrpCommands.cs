@@ -53,7 +53,7 @@ internal static class VrrpCommands
             if (pid is not null) await File.WriteAllTextAsync(pid.FullName, $"{Environment.ProcessId}\n", token);
             try
             {
-                await using var daemon = new VrrpDaemon(config, path, new LinuxVrrpHost(), log);
+                using var daemon = new VrrpDaemon(config, path, new LinuxVrrpHost(), log);
                 using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx => { ctx.Cancel = true; daemon.Reload(); });
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(token);
                 var controlTask = ControlSocket.ServeAsync(result.GetValue(control)!, daemon, log, stop.Token);

@@ -16,8 +16,8 @@ public interface IVrrpSocket : IDisposable
     AddressFamily Family { get; }
     /// <summary>Sends one VRRP payload; the kernel builds the IP header (source = the bound source address).</summary>
     void Send(ReadOnlySpan<byte> payload, IPAddress destination);
-    /// <summary>Waits for the next datagram; malformed IP framing is skipped inside.</summary>
-    ValueTask<ReceivedDatagram> ReceiveAsync(CancellationToken cancellationToken);
+    /// <summary>Blocks until the next datagram (malformed IP framing is skipped inside); Dispose ends it with ObjectDisposedException.</summary>
+    ReceivedDatagram Receive();
 }
 
 /// <summary>An address as iproute2 sees it: "ip addr add 10.0.0.1/24 dev eth0 label eth0:1 scope global".</summary>

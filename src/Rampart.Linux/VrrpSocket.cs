@@ -10,7 +10,7 @@ namespace Rampart.Linux;
 /// device and to the source address, TTL / hop limit 255, multicast loop off, receiving nothing (BPF "ret 0");
 /// and a receive socket bound only to the device (a raw socket bound to an address would drop multicast),
 /// joined to 224.0.0.18 / ff02::12 when asked. Created in the network namespace of the calling thread.
-/// Disposing ends a pending <see cref="ReceiveAsync"/> with <see cref="ObjectDisposedException"/>;
+/// Disposing ends a pending <see cref="Receive"/> with <see cref="ObjectDisposedException"/>;
 /// cancelling the token ends it with <see cref="OperationCanceledException"/>.
 /// </summary>
 public sealed class VrrpSocket : IVrrpSocket
@@ -123,7 +123,12 @@ public sealed class VrrpSocket : IVrrpSocket
         _send.SendTo(payload, SocketFlags.None, new IPEndPoint(destination, 0));
     }
 
-    public async ValueTask<ReceivedDatagram> ReceiveAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Blocks until a well-formed datagram arrives (malformed IP framing is skipped). Meant for a dedicated thread:
+    /// a blocking receive costs nothing while idle, unlike an async one that wakes the thread pool per packet.
+    /// Dispose ends it with <see cref="ObjectDisposedException"/>.
+    /// </summary>
+    public ReceivedDatagram Receive()
     {
         while (true)
         {
@@ -131,11 +136,11 @@ public sealed class VrrpSocket : IVrrpSocket
             try
             {
                 ReceivedDatagram? datagram = Family == AddressFamily.InterNetwork
-                    ? ParseIPv4(_buffer.AsMemory(0, await _receive.ReceiveAsync(_buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false)), InterfaceIndex)
-                    : await ReceiveIPv6Async(cancellationToken).ConfigureAwait(false);
+                    ? ParseIPv4(_buffer.AsMemory(0, _receive.Receive(_buffer)), InterfaceIndex)
+                    : ReceiveIPv6();
                 if (datagram is { } d) return d;
             }
-            catch (SocketException) when (_disposed)
+            catch (Exception e) when (_disposed && e is SocketException or ObjectDisposedException)
             {
                 throw new ObjectDisposedException(nameof(VrrpSocket));
             }
@@ -153,10 +158,10 @@ public sealed class VrrpSocket : IVrrpSocket
         return new ReceivedDatagram(packet[headerLength..totalLength].ToArray(), new IPAddress(p[12..16]), new IPAddress(p[16..20]), p[8], interfaceIndex);
     }
 
-    private async ValueTask<ReceivedDatagram?> ReceiveIPv6Async(CancellationToken cancellationToken)
+    private ReceivedDatagram? ReceiveIPv6()
     {
-        // Wait for readability without consuming (1-byte peek), then read datagram + ancillary data with recvmsg.
-        await _receive.ReceiveAsync(_peek, SocketFlags.Peek, cancellationToken).ConfigureAwait(false);
+        // Wait for a datagram without consuming it (1-byte peek), then read it with its ancillary data via recvmsg.
+        _receive.Receive(_peek, SocketFlags.Peek);
         return ReceiveMessageIPv6();
     }
 

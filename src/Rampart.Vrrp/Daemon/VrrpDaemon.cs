@@ -13,7 +13,7 @@ namespace Rampart.Vrrp.Daemon;
 /// The VRRP daemon: one event loop that owns every instance. Sockets, script checkers, link events and the
 /// control socket post events into it, so state machines are only ever touched from one place.
 /// </summary>
-public sealed class VrrpDaemon : IAsyncDisposable
+public sealed class VrrpDaemon : IDisposable
 {
     private readonly IVrrpHost _host;
     private readonly ILogger _log;
@@ -32,7 +32,7 @@ public sealed class VrrpDaemon : IAsyncDisposable
     private readonly DateTimeOffset _started;
 
     private readonly record struct SocketKey(string Device, AddressFamily Family, IPAddress? Source, bool Unicast);
-    private sealed record SocketEntry(IVrrpSocket Socket, Task Receiver);
+    private sealed record SocketEntry(IVrrpSocket Socket, Thread Receiver);
 
     public VrrpDaemon(KeepalivedConfig config, string configFile, IVrrpHost host, ILogger log, TimeProvider? time = null)
     {
@@ -141,21 +141,22 @@ public sealed class VrrpDaemon : IAsyncDisposable
         if (!_sockets.TryGetValue(key, out var entry))
         {
             var socket = _host.OpenSocket(family, config.Interface, config.UnicastSrcIp, joinMulticast: !key.Unicast);
-            entry = new SocketEntry(socket, Task.CompletedTask);
-            _sockets[key] = entry = entry with { Receiver = Task.Run(() => ReceiveLoopAsync(key, socket)) };
+            var receiver = new Thread(() => ReceiveLoop(key, socket)) { Name = $"vrrp receive {key.Device}", IsBackground = true };
+            receiver.Start();
+            _sockets[key] = entry = new SocketEntry(socket, receiver);
         }
         var runner = new InstanceRunner(config, scripts, entry.Socket, local, _host, _log);
         runner.Transitioned += OnTransitioned;
         return runner;
     }
 
-    private async Task ReceiveLoopAsync(SocketKey key, IVrrpSocket socket)
+    /// <summary>One blocking thread per socket: no CPU while idle; ends when the socket is disposed.</summary>
+    private void ReceiveLoop(SocketKey key, IVrrpSocket socket)
     {
         while (!_stopping.IsCancellationRequested)
         {
             ReceivedDatagram datagram;
-            try { datagram = await socket.ReceiveAsync(_stopping.Token).ConfigureAwait(false); }
-            catch (OperationCanceledException) { return; }
+            try { datagram = socket.Receive(); }
             catch (ObjectDisposedException) { return; }
             catch (SocketException e)
             {
@@ -342,13 +343,14 @@ public sealed class VrrpDaemon : IAsyncDisposable
             i.AllAddresses.Select(a => a.ToString()).ToArray(), i.SyncGroup)).ToArray(),
         _unmatched.ToDictionary(kv => kv.Key.ToString(), kv => kv.Value));
 
-    public async ValueTask DisposeAsync()
+    public void Dispose()
     {
         _stopping.Cancel();
+        _events.Stop();
         foreach (var entry in _sockets.Values)
         {
             entry.Socket.Dispose();
-            try { await entry.Receiver.ConfigureAwait(false); } catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException) { }
+            entry.Receiver.Join(TimeSpan.FromSeconds(5));
         }
         _links?.Dispose();
     }
