@@ -36,7 +36,11 @@ public sealed class StoreTransaction(PgId pg, PgVersion version, SnapContext? sn
         return this;
     }
 
+    public StoreTransaction Write(string name, long offset, byte[] data) => Write(name, offset, data.AsMemory());
+
     public StoreTransaction WriteFull(string name, ReadOnlyMemory<byte> data) => Add(new WriteFullOp(name, data));
+
+    public StoreTransaction WriteFull(string name, byte[] data) => WriteFull(name, data.AsMemory());
 
     public StoreTransaction Truncate(string name, long size)
     {
