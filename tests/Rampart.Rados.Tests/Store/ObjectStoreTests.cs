@@ -166,6 +166,17 @@ public sealed class ObjectStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Scrub_checks_snapshot_versions_too()
+    {
+        await S.CommitAsync(Tx().Write("o", 0, Bytes.Pattern(Cs, 11)));
+        await S.CommitAsync(Tx(new SnapContext(1, [1])).Write("o", 0, [1]));
+        S.CorruptChunkForTesting(Pg, "o", 0, snapTag: 0);
+        Assert.Equal(1, S.Read(Pg, "o", 0, 1)[0]);
+        Assert.Throws<ChunkCorruptException>(() => S.Read(Pg, "o", 0, 1, snap: 1));
+        Assert.Equal(0UL, Assert.Single(S.DeepScrub(Pg).Errors).SnapTag);
+    }
+
+    [Fact]
     public async Task Scrub_digest_counts_holes_as_zeros()
     {
         await S.CommitAsync(Tx().Write("thin", 3 * Cs, [7, 7]));
