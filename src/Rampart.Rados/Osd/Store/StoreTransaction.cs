@@ -1,0 +1,77 @@
+namespace Rampart.Rados.Osd.Store;
+
+/// <summary>
+/// The operations of one client op on one PG, committed as ONE atomic RocksDB batch together with
+/// its PG log entry and PG info. Operations apply in order and see each other's effects.
+/// <see cref="Version"/> becomes the version of every object touched; <see cref="Snaps"/> decides
+/// which old chunk versions are kept for snapshots.
+/// </summary>
+public sealed class StoreTransaction(PgId pg, PgVersion version, SnapContext? snaps = null, DateTimeOffset? mtime = null)
+{
+    internal abstract record Op;
+    internal sealed record WriteOp(string Name, long Offset, ReadOnlyMemory<byte> Data) : Op;
+    internal sealed record WriteFullOp(string Name, ReadOnlyMemory<byte> Data) : Op;
+    internal sealed record TruncateOp(string Name, long Size) : Op;
+    internal sealed record RemoveOp(string Name) : Op;
+    internal sealed record TouchOp(string Name) : Op;
+    internal sealed record OmapSetOp(string Name, IReadOnlyList<KeyValuePair<string, byte[]>> Pairs) : Op;
+    internal sealed record OmapRemoveOp(string Name, IReadOnlyList<string> Keys) : Op;
+    internal sealed record OmapClearOp(string Name) : Op;
+    internal sealed record LogOp(PgLogEntry Entry) : Op;
+    internal sealed record InfoOp(byte[] Info) : Op;
+    internal sealed record TrimLogOp(PgVersion Below) : Op;
+
+    public PgId Pg { get; } = pg;
+    public PgVersion Version { get; } = version;
+    public SnapContext Snaps { get; } = snaps ?? SnapContext.Empty;
+    public DateTimeOffset MTime { get; } = mtime ?? DateTimeOffset.UtcNow;
+    internal List<Op> Ops { get; } = [];
+
+    public int Count => Ops.Count;
+
+    public StoreTransaction Write(string name, long offset, ReadOnlyMemory<byte> data)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        Ops.Add(new WriteOp(name, offset, data));
+        return this;
+    }
+
+    public StoreTransaction Write(string name, long offset, byte[] data) => Write(name, offset, data.AsMemory());
+
+    public StoreTransaction WriteFull(string name, ReadOnlyMemory<byte> data) => Add(new WriteFullOp(name, data));
+
+    public StoreTransaction WriteFull(string name, byte[] data) => WriteFull(name, data.AsMemory());
+
+    public StoreTransaction Truncate(string name, long size)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        return Add(new TruncateOp(name, size));
+    }
+
+    public StoreTransaction Remove(string name) => Add(new RemoveOp(name));
+
+    /// <summary>Creates the object empty if it does not exist; updates version and mtime.</summary>
+    public StoreTransaction Touch(string name) => Add(new TouchOp(name));
+
+    public StoreTransaction OmapSet(string name, IEnumerable<KeyValuePair<string, byte[]>> pairs) => Add(new OmapSetOp(name, pairs.ToArray()));
+
+    public StoreTransaction OmapSet(string name, string key, byte[] value) => Add(new OmapSetOp(name, [new(key, value)]));
+
+    public StoreTransaction OmapRemove(string name, IEnumerable<string> keys) => Add(new OmapRemoveOp(name, keys.ToArray()));
+
+    public StoreTransaction OmapClear(string name) => Add(new OmapClearOp(name));
+
+    public StoreTransaction AppendLog(PgLogEntry entry) => Add(new LogOp(entry));
+
+    /// <summary>Replaces the PG info (opaque to the store).</summary>
+    public StoreTransaction SetPgInfo(ReadOnlySpan<byte> info) => Add(new InfoOp(info.ToArray()));
+
+    /// <summary>Deletes log entries with version &lt; <paramref name="below"/>.</summary>
+    public StoreTransaction TrimLog(PgVersion below) => Add(new TrimLogOp(below));
+
+    private StoreTransaction Add(Op op)
+    {
+        Ops.Add(op);
+        return this;
+    }
+}
