@@ -1,3 +1,4 @@
+using Rampart.Common.Hashing;
 using System.Buffers;
 using System.Buffers.Binary;
 

@@ -1,3 +1,5 @@
+using Rampart.Rados.Placement;
+using Rampart.Common.Hashing;
 using System.Buffers.Binary;
 using System.Text;
 using RocksDbSharp;
@@ -230,9 +232,9 @@ public sealed partial class ObjectStore
                     catch (ChunkCorruptException e) { errors.Add(e); }
                     long start = c * ChunkSize;
                     if (m.Whiteout || start >= m.Size) continue;
-                    digest = ChunkChecksum.AppendZeros(digest, start - pos);
+                    digest = Crc32C.AppendZeros(digest, start - pos);
                     int used = (int)Math.Min(rec.DataLength, m.Size - start);
-                    digest = ChunkChecksum.Append(digest, rec.Data[..used]);
+                    digest = Crc32C.Append(digest, rec.Data[..used]);
                     pos = start + used;
                 }
             }
@@ -247,7 +249,7 @@ public sealed partial class ObjectStore
                 }
             }
             if (m.Whiteout) continue;
-            digest = ChunkChecksum.AppendZeros(digest, m.Size - pos);
+            digest = Crc32C.AppendZeros(digest, m.Size - pos);
             uint omapDigest = 0;
             var omap = StoreKeys.Concat(prefix, StoreKeys.Omap);
             using (var oi = v.Range(omap, StoreKeys.Successor(omap)))
@@ -257,9 +259,9 @@ public sealed partial class ObjectStore
                     var k = oi.Key().AsSpan(omap.Length);
                     var val = oi.Value();
                     BinaryPrimitives.WriteInt32LittleEndian(len, k.Length);
-                    omapDigest = ChunkChecksum.Append(ChunkChecksum.Append(omapDigest, len), k);
+                    omapDigest = Crc32C.Append(Crc32C.Append(omapDigest, len), k);
                     BinaryPrimitives.WriteInt32LittleEndian(len, val.Length);
-                    omapDigest = ChunkChecksum.Append(ChunkChecksum.Append(omapDigest, len), val);
+                    omapDigest = Crc32C.Append(Crc32C.Append(omapDigest, len), val);
                 }
             }
             objects.Add(new ScrubObject(name, m.Size, m.Version, digest, omapDigest));

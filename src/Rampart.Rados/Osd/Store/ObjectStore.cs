@@ -1,3 +1,4 @@
+using Rampart.Rados.Placement;
 using System.Buffers.Binary;
 using RocksDbSharp;
 

@@ -1,3 +1,4 @@
+using Rampart.Rados.Placement;
 using System.Buffers.Binary;
 using System.Text;
 
@@ -41,7 +42,7 @@ internal static class StoreKeys
     public static void WritePg(Span<byte> dst, PgId pg)
     {
         dst[0] = PgTag;
-        BinaryPrimitives.WriteUInt64BigEndian(dst[1..], (ulong)pg.Pool);
+        BinaryPrimitives.WriteUInt64BigEndian(dst[1..], (ulong)pg.PoolId);
         BinaryPrimitives.WriteUInt32BigEndian(dst[9..], pg.Seed);
     }
 

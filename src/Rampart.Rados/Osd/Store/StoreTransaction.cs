@@ -1,3 +1,4 @@
+using Rampart.Rados.Placement;
 namespace Rampart.Rados.Osd.Store;
 
 /// <summary>

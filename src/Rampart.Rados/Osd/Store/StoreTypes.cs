@@ -1,10 +1,5 @@
+using Rampart.Rados.Placement;
 namespace Rampart.Rados.Osd.Store;
-
-/// <summary>A placement group: pool id and the PG's seed (the hash bucket, 0 ≤ seed &lt; pg_num).</summary>
-public readonly record struct PgId(long Pool, uint Seed)
-{
-    public override string ToString() => $"{Pool}.{Seed:x}";
-}
 
 /// <summary>A PG version (Ceph's eversion_t): epoch of the primary's map, then a sequence within the PG.</summary>
 public readonly record struct PgVersion(uint Epoch, ulong Seq) : IComparable<PgVersion>

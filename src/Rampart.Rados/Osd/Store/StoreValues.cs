@@ -1,3 +1,5 @@
+using Rampart.Rados.Placement;
+using Rampart.Common.Hashing;
 using System.Buffers.Binary;
 using System.Text;
 
@@ -88,7 +90,7 @@ internal readonly struct ChunkRecord
         var b = new byte[HeaderLength + data.Length];
         BinaryPrimitives.WriteUInt64LittleEndian(b, tag);
         b[8] = hasOlder ? FlagHasOlder : (byte)0;
-        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(9), ChunkChecksum.Compute(data));
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(9), Crc32C.Compute(data));
         data.CopyTo(b.AsSpan(HeaderLength));
         return b;
     }
@@ -103,7 +105,7 @@ internal readonly struct ChunkRecord
 
     public void Verify(PgId pg, string name, long chunk)
     {
-        uint actual = ChunkChecksum.Compute(Data);
+        uint actual = Crc32C.Compute(Data);
         if (actual != StoredCrc) throw new ChunkCorruptException(pg, name, chunk, Tag, StoredCrc, actual);
     }
 }
