@@ -70,7 +70,10 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
         catch (Exception e) when (e is ArgumentException or FormatException)
         {
             // An edit the CRUSH map or keyring rejected.
-            outcome = Refuse("EINVAL", e.Message);
+            string message = e is ArgumentException { ParamName: { } param }
+                ? e.Message.Replace($" (Parameter '{param}')", "", StringComparison.Ordinal)
+                : e.Message;
+            outcome = Refuse("EINVAL", message);
         }
 
         if (!outcome.Result.Success || (outcome.Map is null && outcome.Auth is null))
