@@ -11,7 +11,9 @@ if (parsed.Errors.Count > 0)
 {
     // CLI misuse: one line and a non-zero exit, not a page of help.
     var command = string.Join(' ', parsed.CommandResult.Command is var c && c != root ? ["rampart", .. CommandPath(parsed.CommandResult)] : ["rampart"]);
-    Console.Error.WriteLine($"{command}: {parsed.Errors[0].Message} (see '{command} --help')");
+    // "Unrecognized command or argument 'x'" says more than "Required command was not provided".
+    var error = parsed.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parsed.Errors[0];
+    Console.Error.WriteLine($"{command}: {error.Message} (see '{command} --help')");
     return 2;
 }
 return await parsed.InvokeAsync();
