@@ -17,7 +17,7 @@ public static class AdminViews
         text.Append(Invariant($"  cluster:\n    id:     {map.Fsid}\n    health: {HealthReport.StatusText(health.Status)}\n"));
         foreach (var check in health.Checks)
             text.Append(Invariant($"            {check.Summary}\n"));
-        text.Append(Invariant($"\n  services:\n    mon: {map.Monitors.Count} daemons, quorum {string.Join(",", map.Monitors.Keys)}, leader {leader ?? "(election in progress)"}\n"));
+        text.Append(Invariant($"\n  services:\n    mon: {map.Monitors.Count} daemons ({string.Join(",", map.Monitors.Keys)}), leader {leader ?? "(election in progress)"}\n"));
         text.Append(Invariant($"    osd: {map.Osds.Count} osds: {map.UpOsdCount} up, {map.InOsdCount} in\n"));
         text.Append(Invariant($"\n  data:\n    pools:   {map.Pools.Count} pools, {map.Pools.Values.Sum(p => (long)p.PgNum)} pgs\n    epoch:   {map.Epoch}\n"));
         return text.ToString();

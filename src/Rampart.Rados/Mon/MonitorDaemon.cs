@@ -135,6 +135,11 @@ public sealed class MonitorDaemon : IAsyncDisposable
         {
             throw new TimeoutException($"Error EAGAIN: mon.{_config.Name} has no quorum (election in progress?)");
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // DotNext fails the barrier outright when the leader it knew is gone: retryable, here or elsewhere.
+            throw new TimeoutException($"Error EAGAIN: mon.{_config.Name} cannot confirm it is up to date: {e.Message}");
+        }
     }
 
     private async Task<CommandReply> ExecuteAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
@@ -150,6 +155,11 @@ public sealed class MonitorDaemon : IAsyncDisposable
         catch (NotLeaderException e)
         {
             return CommandReply.RedirectTo(AddressOf(e.Leader));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Lost quorum mid-replication: the command may still commit under the next leader.
+            throw new TimeoutException($"Error EAGAIN: mon.{_config.Name} could not commit the command: {e.Message}");
         }
         var result = _machine.ResultOf(index) ?? MonResult.Error("EIO", $"mon.{_config.Name}: result of entry {index} is gone");
         _log.LogInformation("{Command} -> {Message}", command.GetType().Name, result.Message);
