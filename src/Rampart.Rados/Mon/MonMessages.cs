@@ -47,7 +47,7 @@ public sealed record CommandReply(MonResult? Result, string? Redirect)
 {
     public static CommandReply Of(MonResult result) => new(result, null);
 
-    public static CommandReply RedirectTo(string? leader) => new(null, leader ?? "");
+    public static CommandReply RedirectTo(string? leader) => new(null, leader);
 
     // Wire: kind byte (0 result, 1 redirect); result: success byte, message, has-output byte, output;
     // redirect: address ("" = unknown). Strings are u16 big-endian length + UTF-8.
