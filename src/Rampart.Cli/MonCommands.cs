@@ -40,7 +40,7 @@ internal static class MonCommands
             {
                 daemon = await MonitorDaemon.StartAsync(config, logs, token);
             }
-            catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException)
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
             {
                 Console.Error.WriteLine($"rampart mon run: mon.{config.Name} cannot start on {config.Address}: {e.Message}");
                 return 1;

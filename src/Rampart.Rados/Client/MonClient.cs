@@ -151,6 +151,7 @@ public sealed class MonClient : IAsyncDisposable
         if (_connection is { IsClosed: false } open)
             return open;
         var failures = new List<string>();
+        string? authFailure = null;
         for (int i = 0; i < _monitors.Count; i++)
         {
             int index = (_next + i) % _monitors.Count;
@@ -163,8 +164,8 @@ public sealed class MonClient : IAsyncDisposable
             }
             catch (AuthenticationException e)
             {
-                // The same key is checked by every monitor: trying the others would not help.
-                throw new MonClientException($"authentication failed for {_entity}: {Reason(e.Message)} (monitor {address})");
+                // Keep trying: a monitor that has not applied a just-created entity yet says "unknown entity".
+                authFailure ??= $"authentication failed for {_entity}: {Reason(e.Message)} (monitor {address})";
             }
             catch (SocketException e)
             {
@@ -175,7 +176,7 @@ public sealed class MonClient : IAsyncDisposable
                 failures.Add($"{address}: {e.Message}");
             }
         }
-        throw new MonClientException($"no monitor reachable at {string.Join(", ", failures)}");
+        throw new MonClientException(authFailure ?? $"no monitor reachable at {string.Join(", ", failures)}");
     }
 
     private static string Reason(string handshakeError) =>
