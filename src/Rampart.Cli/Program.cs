@@ -5,6 +5,8 @@ var root = new RootCommand("Rampart: virtual-IP failover (VRRP), replicated stor
 root.Subcommands.Add(UpCommand.Build());
 root.Subcommands.Add(VrrpCommands.Build());
 root.Subcommands.Add(DemoCommands.Build());
+root.Subcommands.Add(MonCommands.Build());
+foreach (var command in AdminCommands.Build()) root.Subcommands.Add(command);
 
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)

@@ -1,0 +1,264 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Rampart.Consensus;
+using Rampart.Rados.Auth;
+using Rampart.Rados.Maps;
+using Rampart.Rados.Messaging;
+
+namespace Rampart.Rados.Mon;
+
+/// <summary>
+/// One monitor: a Raft member replicating <see cref="MonitorState"/> (commands in the log, the map
+/// and auth database as state) and a <see cref="MessageServer"/> on mon_addr serving
+/// <see cref="MonMessages"/>. Connections authenticate against the replicated auth database; the
+/// bootstrap keyring stands in until the first leader has seeded it, and always for mon.
+/// </summary>
+public sealed class MonitorDaemon : IAsyncDisposable
+{
+    private static readonly TimeSpan BarrierTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly MonitorConfig _config;
+    private readonly MonitorStateMachine _machine;
+    private readonly ILogger _log;
+    private readonly Dictionary<IPEndPoint, (string Name, IPEndPoint Address)> _byRaftEndPoint;
+    private readonly ConcurrentDictionary<Connection, Subscriber> _subscribers = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private RaftNode _raft = null!;
+    private MessageServer _server = null!;
+
+    private MonitorDaemon(MonitorConfig config, ILogger log)
+    {
+        _config = config;
+        _log = log;
+        _byRaftEndPoint = config.Monitors.ToDictionary(m => MonitorConfig.RaftEndPoint(m.Address));
+        var map = ClusterMap.Create(config.Fsid, config.Monitors.Select(m => new MonitorInfo(m.Name, m.Address.ToString())));
+        _machine = new MonitorStateMachine(MonitorState.Create(map));
+        _machine.MapCommitted += OnMapCommitted;
+    }
+
+    public MonitorState State => _machine.State;
+
+    public bool IsLeader => _raft.IsLeader;
+
+    /// <summary>The leader's monitor name, or null during an election.</summary>
+    public string? LeaderName => _raft.Leader is { } ep && _byRaftEndPoint.TryGetValue(ep, out var m) ? m.Name : null;
+
+    public IPEndPoint EndPoint => _server.LocalEndPoint;
+
+    public static async Task<MonitorDaemon> StartAsync(MonitorConfig config, ILoggerFactory? logs, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        logs ??= NullLoggerFactory.Instance;
+        var daemon = new MonitorDaemon(config, logs.CreateLogger($"mon.{config.Name}"));
+        var raftOptions = new RaftOptions
+        {
+            LocalEndPoint = MonitorConfig.RaftEndPoint(config.Address),
+            Members = config.Monitors.Select(m => MonitorConfig.RaftEndPoint(m.Address)).ToArray(),
+            DataDirectory = config.DataDirectory,
+        };
+        // Listen first so a client arriving during the election gets an answer (or a redirect), not a refusal.
+        daemon._server = new MessageServer(config.Address, daemon.Lookup, daemon.HandleAsync);
+        daemon._server.Start();
+        try
+        {
+            daemon._raft = await RaftNode.StartAsync(raftOptions, daemon._machine, logs, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await daemon._server.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        daemon._raft.LeaderChanged += daemon.OnLeaderChanged;
+        daemon._log.LogInformation("mon.{Name} listening on {Address} (raft {Raft}), data {Data}, epoch {Epoch}",
+            config.Name, config.Address, raftOptions.LocalEndPoint, config.DataDirectory, daemon.State.Map.Epoch);
+        return daemon;
+    }
+
+    private KeyringEntry? Lookup(EntityName name)
+    {
+        var state = _machine.State;
+        if (state.Auth.Find(name) is { } entry)
+            return entry;
+        // mon. is the monitors' own key; before seeding, the bootstrap keyring is the auth database.
+        return name.Type == "mon" || state.AuthVersion == 0 ? _config.Keyring.Find(name) : null;
+    }
+
+    private async ValueTask<ReadOnlyMemory<byte>> HandleAsync(Connection connection, Frame request, CancellationToken cancellationToken)
+    {
+        switch (request.Type)
+        {
+            case MonMessages.GetMap:
+                Require(connection, CapOp.Read, "allow r");
+                await BarrierAsync(cancellationToken).ConfigureAwait(false);
+                return ClusterMapCodec.Encode(_machine.State.Map);
+            case MonMessages.Leader:
+                Require(connection, CapOp.Read, "allow r");
+                return Encoding.UTF8.GetBytes(LeaderName ?? "");
+            case MonMessages.Command:
+                Require(connection, CapOp.Read | CapOp.Write, "allow rw");
+                return (await ExecuteAsync(request.Payload, cancellationToken).ConfigureAwait(false)).Encode();
+            case MonMessages.Subscribe:
+                Require(connection, CapOp.Read, "allow r");
+                Subscribe(connection, MonMessages.DecodeEpoch(request.Payload.Span));
+                return ReadOnlyMemory<byte>.Empty;
+            case MonMessages.AuthList:
+                Require(connection, CapOp.Read | CapOp.Write | CapOp.Execute, "allow *");
+                await BarrierAsync(cancellationToken).ConfigureAwait(false);
+                return Encoding.UTF8.GetBytes(_machine.State.Auth.Format());
+            default:
+                throw new InvalidDataException($"Error EINVAL: unknown monitor message type 0x{request.Type:x4}");
+        }
+    }
+
+    private static void Require(Connection connection, CapOp op, string needed)
+    {
+        var session = connection.Session;
+        if (!session.Caps.Allows("mon", op))
+        {
+            string has = session.Caps["mon"]?.Text is { } text ? $"mon '{text}'" : "no mon caps";
+            throw new UnauthorizedAccessException($"Error EACCES: access denied: {session.Entity} has {has}, needs mon '{needed}'");
+        }
+    }
+
+    private async Task BarrierAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(BarrierTimeout);
+        try
+        {
+            await _raft.ReadBarrierAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"Error EAGAIN: mon.{_config.Name} has no quorum (election in progress?)");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // DotNext fails the barrier outright when the leader it knew is gone: retryable, here or elsewhere.
+            throw new TimeoutException($"Error EAGAIN: mon.{_config.Name} cannot confirm it is up to date: {e.Message}");
+        }
+    }
+
+    private async Task<CommandReply> ExecuteAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        var command = MonCommandCodec.Decode(payload.Span); // refuse garbage before it reaches the log
+        if (!_raft.IsLeader)
+            return CommandReply.RedirectTo(AddressOf(_raft.Leader));
+        long index;
+        try
+        {
+            index = await _raft.ProposeAsync(payload, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NotLeaderException e)
+        {
+            return CommandReply.RedirectTo(AddressOf(e.Leader));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Lost quorum mid-replication: the command may still commit under the next leader.
+            throw new TimeoutException($"Error EAGAIN: mon.{_config.Name} could not commit the command: {e.Message}");
+        }
+        var result = _machine.ResultOf(index) ?? MonResult.Error("EIO", $"mon.{_config.Name}: result of entry {index} is gone");
+        _log.LogInformation("{Command} -> {Message}", command.GetType().Name, result.Message);
+        return CommandReply.Of(result);
+    }
+
+    private string? AddressOf(IPEndPoint? raft) =>
+        raft is not null && _byRaftEndPoint.TryGetValue(raft, out var m) ? m.Address.ToString() : null;
+
+    private void OnLeaderChanged(IPEndPoint? leader)
+    {
+        string name = leader is not null && _byRaftEndPoint.TryGetValue(leader, out var m) ? $"mon.{m.Name}" : "none (election)";
+        _log.LogInformation("mon.{Name}: leader is {Leader} (term {Term})", _config.Name, name, _raft.Term);
+        if (leader is not null && leader.Equals(_raft.Options.LocalEndPoint))
+            _ = Task.Run(SeedAuthAsync);
+    }
+
+    /// <summary>
+    /// The first leader of a new cluster copies the bootstrap keyring into the replicated auth database.
+    /// Only while the database was never written (AuthVersion 0): later leaders must not resurrect
+    /// entities an administrator removed.
+    /// </summary>
+    private async Task SeedAuthAsync()
+    {
+        try
+        {
+            await BarrierAsync(_stopping.Token).ConfigureAwait(false);
+            if (_machine.State.AuthVersion != 0)
+                return;
+            foreach (var entry in _config.Keyring.Entries)
+            {
+                var caps = entry.Caps.All.ToDictionary(c => c.Service, c => c.Text);
+                var command = new AuthAdd(entry.Name.ToString(), entry.KeyBase64, caps);
+                long index = await _raft.ProposeAsync(MonCommandCodec.Encode(command), _stopping.Token).ConfigureAwait(false);
+                _log.LogInformation("seeded auth: {Entity}: {Result}", entry.Name, _machine.ResultOf(index)?.Message);
+            }
+        }
+        catch (Exception e) when (e is NotLeaderException or OperationCanceledException or TimeoutException or ObjectDisposedException)
+        {
+            _log.LogInformation("auth seeding left to the next leader: {Reason}", e.Message);
+        }
+    }
+
+    // ---- subscriptions -------------------------------------------------------------------------
+
+    /// <summary>A subscribed connection and the newest epoch it has been sent.</summary>
+    private sealed class Subscriber(Connection connection, long epoch)
+    {
+        public Connection Connection { get; } = connection;
+        public long Epoch { get; set; } = epoch;
+        public SemaphoreSlim Sending { get; } = new(1, 1);
+    }
+
+    private void Subscribe(Connection connection, long epoch)
+    {
+        var subscriber = new Subscriber(connection, epoch);
+        if (!_subscribers.TryAdd(connection, subscriber))
+            return;
+        _ = connection.Completion.ContinueWith(_ => _subscribers.TryRemove(connection, out var _), TaskScheduler.Default);
+        _ = Task.Run(() => PushAsync(subscriber));
+    }
+
+    private void OnMapCommitted(ClusterMap map)
+    {
+        foreach (var subscriber in _subscribers.Values)
+            _ = Task.Run(() => PushAsync(subscriber));
+    }
+
+    /// <summary>Sends the current map if it is newer than what the subscriber has. One push at a time per
+    /// subscriber, always the latest map: a burst of commits may reach it as fewer, newer maps.</summary>
+    private async Task PushAsync(Subscriber subscriber)
+    {
+        await subscriber.Sending.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var map = _machine.State.Map;
+            if (map.Epoch <= subscriber.Epoch)
+                return;
+            await subscriber.Connection.RequestAsync(MonMessages.MapPush, ClusterMapCodec.Encode(map)).ConfigureAwait(false);
+            subscriber.Epoch = map.Epoch;
+        }
+        catch (Exception e) when (e is ConnectionClosedException or TimeoutException or RemoteRequestException or IOException)
+        {
+            _subscribers.TryRemove(subscriber.Connection, out _);
+        }
+        finally
+        {
+            subscriber.Sending.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_stopping.IsCancellationRequested)
+            return;
+        _stopping.Cancel();
+        _raft.LeaderChanged -= OnLeaderChanged;
+        await _server.DisposeAsync().ConfigureAwait(false);
+        await _raft.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+}
