@@ -158,9 +158,13 @@ public sealed class MonClient : IAsyncDisposable
             var address = _monitors[index].Address;
             try
             {
-                _connection = await Connection.ConnectAsync(address, _entity, _key, Options, OnRequestAsync, cancellationToken).ConfigureAwait(false);
+                var connection = await Connection.ConnectAsync(address, _entity, _key, Options, OnRequestAsync, cancellationToken).ConfigureAwait(false);
+                // A subscription lives on one connection: carry it over when we move to another monitor.
+                if (_subscribedEpoch is { } epoch)
+                    await connection.RequestAsync(MonMessages.Subscribe, MonMessages.EncodeEpoch(epoch), cancellationToken).ConfigureAwait(false);
+                _connection = connection;
                 _next = index;
-                return _connection;
+                return connection;
             }
             catch (AuthenticationException e)
             {
@@ -189,17 +193,24 @@ public sealed class MonClient : IAsyncDisposable
     {
         if (request.Type != MonMessages.MapPush)
             throw new InvalidDataException($"unexpected request type 0x{request.Type:x4} from a monitor");
-        MapReceived?.Invoke(ClusterMapCodec.Decode(request.Payload.Span));
+        var map = ClusterMapCodec.Decode(request.Payload.Span);
+        if (_subscribedEpoch < map.Epoch) _subscribedEpoch = map.Epoch;
+        MapReceived?.Invoke(map);
         return ValueTask.FromResult(ReadOnlyMemory<byte>.Empty);
     }
 
     /// <summary>Raised for every map a monitor pushes after <see cref="SubscribeAsync"/>.</summary>
     public event Action<ClusterMap>? MapReceived;
 
-    /// <summary>Asks the monitor to push every map newer than <paramref name="epoch"/> (on this connection only:
-    /// after a failover, subscribe again).</summary>
-    public async Task SubscribeAsync(long epoch, CancellationToken cancellationToken = default) =>
+    /// <summary>Asks the monitors to push every map newer than <paramref name="epoch"/>, also after the client moves
+    /// to another monitor (redirect or failover).</summary>
+    public async Task SubscribeAsync(long epoch, CancellationToken cancellationToken = default)
+    {
+        _subscribedEpoch = epoch;
         await RequestAsync(MonMessages.Subscribe, MonMessages.EncodeEpoch(epoch), cancellationToken).ConfigureAwait(false);
+    }
+
+    private long? _subscribedEpoch;
 
     private async Task DropAsync()
     {
