@@ -114,7 +114,11 @@ internal static class VrrpBench
     private static Task Steady(UdpProber prober, string router, VrrpLab lab) =>
         VrrpLab.WaitUntilAsync(() => prober.LastResponder == router, TimeSpan.FromSeconds(30), $"{router} answering\n{lab.Outputs()}");
 
-    /// <summary>CPU time of the two routers' daemons (all their processes) over an idle period, in % of one core.</summary>
+    /// <summary>
+    /// CPU time of the two routers' daemons (every thread, also short-lived ones) over an idle period, in % of one
+    /// core, counted by `perf stat -e task-clock`: /proc's tick counters charge a whole 10 ms tick to whoever is
+    /// running at the tick, far too coarse for daemons that use microseconds per second.
+    /// </summary>
     private static async Task<string> IdleCpuAsync(string system, string interval, int version, int seconds)
     {
         using var lab = new VrrpLab();
@@ -123,30 +127,18 @@ internal static class VrrpBench
         await VrrpLab.WaitUntilAsync(() => lab.Ask(VrrpLab.Vip) == "r1", TimeSpan.FromSeconds(30), "r1 answering");
         // Steady state: .NET compiles hot methods again in the background during its first half minute.
         await Task.Delay(TimeSpan.FromSeconds(30));
-        double before = CpuSeconds(lab), clock = Stopwatch.GetTimestamp();
-        await Task.Delay(TimeSpan.FromSeconds(seconds));
-        double used = CpuSeconds(lab) - before, elapsed = Stopwatch.GetElapsedTime((long)clock).TotalSeconds;
-        return $"idle CPU {system} v{version} {interval}s: {100 * used / elapsed:0.00}% of one core (both routers, {seconds} s after 30 s of warm-up)";
-    }
-
-    /// <summary>utime + stime of every process in the routers' namespaces, except the echo responders.</summary>
-    private static double CpuSeconds(VrrpLab lab)
-    {
-        double ticks = 0;
-        foreach (var router in new[] { "r1", "r2" })
-        foreach (var pid in lab.Lan[router].Pids())
-        {
-            try
-            {
-                var cmdline = File.ReadAllText($"/proc/{pid}/cmdline");
-                if (cmdline.Contains("echo")) continue;
-                var stat = File.ReadAllText($"/proc/{pid}/stat");
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                ticks += double.Parse(fields[11], CultureInfo.InvariantCulture) + double.Parse(fields[12], CultureInfo.InvariantCulture);
-            }
-            catch (IOException) { }
-        }
-        return ticks / 100.0;
+        var pids = new[] { "r1", "r2" }.SelectMany(router => lab.Lan[router].Pids())
+            .Where(pid => !File.ReadAllText($"/proc/{pid}/cmdline").Contains("echo", StringComparison.Ordinal)).ToList();
+        var start = new ProcessStartInfo("perf") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var arg in new[] { "stat", "-x", ",", "-e", "task-clock", "-p", string.Join(",", pids), "--", "sleep", seconds.ToString(CultureInfo.InvariantCulture) })
+            start.ArgumentList.Add(arg);
+        using var perf = Process.Start(start)!;
+        string output = await perf.StandardError.ReadToEndAsync();
+        await perf.WaitForExitAsync();
+        var line = output.Split('\n').FirstOrDefault(l => l.Contains("task-clock", StringComparison.Ordinal));
+        if (line is null || !double.TryParse(line.Split(',')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out double ms))
+            return $"idle CPU {system}: perf stat failed: {output.Trim()}";
+        return $"idle CPU {system} v{version} {interval}s: {100 * ms / 1000 / seconds:0.000}% of one core (both routers, perf task-clock over {seconds} s after 30 s of warm-up)";
     }
 
     private static string Report(List<Sample> samples, List<string> cpu)

@@ -28,9 +28,14 @@ public sealed partial class RouterProcess : IDisposable
     public bool HasExited => _process.HasExited;
     public string Output { get { lock (_lines) return string.Join('\n', _lines); } }
 
-    /// <summary>SIGKILL to the whole process tree (keepalived forks a VRRP child).</summary>
+    /// <summary>
+    /// SIGKILL to the whole process group at once (the daemon runs under setsid, so its pid is the group id).
+    /// Killing the tree one process at a time is not a crash for keepalived: its VRRP child gets SIGTERM from
+    /// PR_SET_PDEATHSIG when the parent dies first, and stops gracefully with a priority-0 advert.
+    /// </summary>
     public void Crash()
     {
+        Kill(-_process.Id, 9);
         try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
         _process.WaitForExit();
     }
