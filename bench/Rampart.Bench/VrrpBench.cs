@@ -26,7 +26,7 @@ internal static class VrrpBench
         var configs = new Option<string>("--configs") { Description = "ADVERT_INT:VERSION list", DefaultValueFactory = _ => "1:2 0.1:3" };
         var scenarios = new Option<string>("--scenarios") { Description = "Subset of: host-death crash graceful", DefaultValueFactory = _ => "host-death crash graceful" };
         var systems = new Option<string>("--systems") { Description = "Subset of: keepalived rampart", DefaultValueFactory = _ => "keepalived rampart" };
-        var idle = new Option<int>("--idle-seconds") { Description = "Idle CPU sampling time, after 30 s of warm-up", DefaultValueFactory = _ => 30 };
+        var idle = new Option<int>("--idle-seconds") { Description = "Idle CPU sampling time, after 90 s of warm-up", DefaultValueFactory = _ => 30 };
         var output = new Option<string>("--out") { Description = "Results directory", DefaultValueFactory = _ => "bench/results" };
         var command = new Command("vrrp", "VIP failover gap: keepalived vs rampart.") { runs, configs, scenarios, systems, idle, output };
         command.SetAction(async (r, token) =>
@@ -125,8 +125,9 @@ internal static class VrrpBench
         var r1 = Start(lab, system, "r1", ConfigFor("r1", 150, interval, version));
         var r2 = Start(lab, system, "r2", ConfigFor("r2", 100, interval, version));
         await VrrpLab.WaitUntilAsync(() => lab.Ask(VrrpLab.Vip) == "r1", TimeSpan.FromSeconds(30), "r1 answering");
-        // Steady state: .NET compiles hot methods again in the background during its first half minute.
-        await Task.Delay(TimeSpan.FromSeconds(30));
+        // Steady state: .NET recompiles hot methods in the background (tiered compilation); with one advert a
+        // second that takes over a minute, and costs ten times the steady-state CPU meanwhile.
+        await Task.Delay(TimeSpan.FromSeconds(90));
         var pids = new[] { "r1", "r2" }.SelectMany(router => lab.Lan[router].Pids())
             .Where(pid => !File.ReadAllText($"/proc/{pid}/cmdline").Contains("echo", StringComparison.Ordinal)).ToList();
         var start = new ProcessStartInfo("perf") { RedirectStandardError = true, RedirectStandardOutput = true };
@@ -138,7 +139,7 @@ internal static class VrrpBench
         var line = output.Split('\n').FirstOrDefault(l => l.Contains("task-clock", StringComparison.Ordinal));
         if (line is null || !double.TryParse(line.Split(',')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out double ms))
             return $"idle CPU {system}: perf stat failed: {output.Trim()}";
-        return $"idle CPU {system} v{version} {interval}s: {100 * ms / 1000 / seconds:0.000}% of one core (both routers, perf task-clock over {seconds} s after 30 s of warm-up)";
+        return $"idle CPU {system} v{version} {interval}s: {100 * ms / 1000 / seconds:0.000}% of one core (both routers, perf task-clock over {seconds} s after 90 s of warm-up)";
     }
 
     private static string Report(List<Sample> samples, List<string> cpu)
