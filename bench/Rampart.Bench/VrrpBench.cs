@@ -112,7 +112,7 @@ internal static class VrrpBench
     }
 
     private static Task Steady(UdpProber prober, string router, VrrpLab lab) =>
-        VrrpLab.WaitUntilAsync(() => prober.LastResponder == router, TimeSpan.FromSeconds(30), $"{router} answering\n{lab.Outputs()}");
+        Wait.UntilAsync(() => prober.LastResponder == router, TimeSpan.FromSeconds(30), $"{router} answering\n{lab.Outputs()}");
 
     /// <summary>
     /// CPU time of the two routers' daemons (every thread, also short-lived ones) over an idle period, in % of one
@@ -124,7 +124,7 @@ internal static class VrrpBench
         using var lab = new VrrpLab();
         var r1 = Start(lab, system, "r1", ConfigFor("r1", 150, interval, version));
         var r2 = Start(lab, system, "r2", ConfigFor("r2", 100, interval, version));
-        await VrrpLab.WaitUntilAsync(() => lab.Ask(VrrpLab.Vip) == "r1", TimeSpan.FromSeconds(30), "r1 answering");
+        await Wait.UntilAsync(() => lab.Ask(VrrpLab.Vip) == "r1", TimeSpan.FromSeconds(30), "r1 answering");
         // Steady state: .NET recompiles hot methods in the background (tiered compilation); with one advert a
         // second that takes over a minute, and costs ten times the steady-state CPU meanwhile.
         await Task.Delay(TimeSpan.FromSeconds(90));

@@ -47,7 +47,7 @@ public sealed class MonLab : IDisposable
 
     public void Start(string name)
     {
-        var info = new ProcessStartInfo(VrrpLab.Rampart, ["mon", "run", "--id", name, "-c", Conf])
+        var info = new ProcessStartInfo(RampartCli.Path, ["mon", "run", "--id", name, "-c", Conf])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -82,7 +82,7 @@ public sealed class MonLab : IDisposable
     public async Task<(int Exit, string Out, string Err)> RunAsync(params string[] args)
     {
         var full = args.Contains("-c") ? args : [.. args, "-c", Conf];
-        var info = new ProcessStartInfo(VrrpLab.Rampart, full) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var info = new ProcessStartInfo(RampartCli.Path, full) { RedirectStandardOutput = true, RedirectStandardError = true };
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -121,7 +121,7 @@ public sealed class MonLab : IDisposable
     public async Task<string> WaitForLeaderAsync(double seconds = 30)
     {
         string? leader = null;
-        await VrrpLab.WaitUntilAsync(async () => (leader = await LeaderAsync()) is not null, TimeSpan.FromSeconds(seconds), $"a monitor leader\n{Outputs()}");
+        await Wait.UntilAsync(async () => (leader = await LeaderAsync()) is not null, TimeSpan.FromSeconds(seconds), $"a monitor leader\n{Outputs()}");
         return leader!;
     }
 

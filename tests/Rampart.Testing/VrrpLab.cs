@@ -25,26 +25,11 @@ public sealed class VrrpLab : IDisposable
         string prefix = $"t{Environment.ProcessId % 1000}{Interlocked.Increment(ref _counter) % 100}";
         Lan = VirtualLan.Create(prefix, [("r1", "10.213.0.11/24"), ("r2", "10.213.0.12/24"), ("c", "10.213.0.50/24")]);
         foreach (var router in new[] { "r1", "r2" })
-            _helpers.Add(Lan[router].Start(Rampart, ["demo", "echo", "--name", router, "--port", EchoPort.ToString()]));
+            _helpers.Add(Lan[router].Start(RampartCli.Path, ["demo", "echo", "--name", router, "--port", EchoPort.ToString()]));
     }
 
     public VirtualLan Lan { get; }
     public string Dir { get; }
-
-    /// <summary>The rampart CLI built by the repository's ./rampart wrapper (built once per test run).</summary>
-    public static string Rampart => LazyRampart.Value;
-
-    private static readonly Lazy<string> LazyRampart = new(() =>
-    {
-        var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Rampart.slnx"))) root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
-        var wrapper = Path.Combine(root, "rampart");
-        using var build = Process.Start(new ProcessStartInfo(wrapper, "--help") { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        string error = build.StandardError.ReadToEnd();
-        build.WaitForExit();
-        if (build.ExitCode != 0) throw new InvalidOperationException($"./rampart --help failed: {error}");
-        return Path.Combine(root, ".build", "cli", "rampart");
-    });
 
     public string WriteFile(string name, string text)
     {
@@ -57,7 +42,7 @@ public sealed class VrrpLab : IDisposable
     {
         var path = WriteFile(file == "" ? $"{router}.conf" : file, config);
         var socket = Path.Combine(Dir, $"{router}.sock");
-        var process = new RouterProcess(Lan[router].Start(Rampart, ["vrrp", "run", "-f", path, "--control-socket", socket]), router, socket);
+        var process = new RouterProcess(Lan[router].Start(RampartCli.Path, ["vrrp", "run", "-f", path, "--control-socket", socket]), router, socket);
         _processes.Add(process);
         return process;
     }
@@ -99,29 +84,12 @@ public sealed class VrrpLab : IDisposable
     public UdpProber Prober(IPAddress vip) =>
         new(Lan["c"].Enter(() => UdpProber.CreateSocket(vip.AddressFamily)), new IPEndPoint(vip, EchoPort));
 
-    /// <summary>Polls a condition until it holds or the deadline passes; the message says what was awaited.</summary>
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        Exception? last = null;
-        while (clock.Elapsed < limit)
-        {
-            try { if (await condition()) return; last = null; }
-            catch (Exception e) when (e is SocketException or IOException or InvalidOperationException or OperationCanceledException) { last = e; }
-            await Task.Delay(20);
-        }
-        throw new TimeoutException($"not within {limit.TotalSeconds:0.#} s: {what}{(last is null ? "" : $" (last error: {last.Message})")}");
-    }
-
-    public static Task WaitUntilAsync(Func<bool> condition, TimeSpan limit, string what) =>
-        WaitUntilAsync(() => Task.FromResult(condition()), limit, what);
-
     public Task WaitForStateAsync(RouterProcess router, string state, string instance = "VI_1", double seconds = 10) =>
-        WaitUntilAsync(async () => (await router.InstanceAsync(instance)).State == state, TimeSpan.FromSeconds(seconds),
+        Wait.UntilAsync(async () => (await router.InstanceAsync(instance)).State == state, TimeSpan.FromSeconds(seconds),
             $"{router.Name} {instance} {state}\n--- {router.Name} output:\n{router.Output}");
 
     public Task WaitForAnswerAsync(string router, IPAddress? vip = null, double seconds = 10) =>
-        WaitUntilAsync(() => Ask(vip ?? Vip) == router, TimeSpan.FromSeconds(seconds), $"{router} answering on {vip ?? Vip}\n{Outputs()}");
+        Wait.UntilAsync(() => Ask(vip ?? Vip) == router, TimeSpan.FromSeconds(seconds), $"{router} answering on {vip ?? Vip}\n{Outputs()}");
 
     public string Outputs() => string.Join("\n", _processes.Select(p => $"--- {p.Name}:\n{p.Output}"));
 

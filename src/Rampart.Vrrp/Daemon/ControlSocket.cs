@@ -50,7 +50,7 @@ public static class ControlSocket
                 byte[] answer = command switch
                 {
                     "status" => JsonSerializer.SerializeToUtf8Bytes(await daemon.GetStatusAsync().WaitAsync(timeout.Token).ConfigureAwait(false), Json),
-                    _ => Encoding.UTF8.GetBytes($"{{\"error\":\"unknown command '{command}'\"}}"),
+                    _ => JsonSerializer.SerializeToUtf8Bytes(new { error = $"unknown command '{command}'" }, Json),
                 };
                 await stream.WriteAsync(answer, timeout.Token).ConfigureAwait(false);
             }

@@ -9,7 +9,7 @@ public class CheckCommandTests
 {
     private static (int Code, string Out, string Err) Run(params string[] args)
     {
-        var start = new ProcessStartInfo(VrrpLab.Rampart) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(RampartCli.Path) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args) start.ArgumentList.Add(a);
         using var p = Process.Start(start)!;
         var err = p.StandardError.ReadToEndAsync();

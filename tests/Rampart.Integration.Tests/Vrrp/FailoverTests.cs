@@ -82,12 +82,12 @@ public class FailoverTests
         using var prober = lab.Prober(VrrpLab.Vip);
         using var stop = new CancellationTokenSource();
         var probing = prober.RunAsync(TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(50), stop.Token);
-        await VrrpLab.WaitUntilAsync(() => prober.LastResponder == "r1", TimeSpan.FromSeconds(5), "prober hears r1");
+        await Wait.UntilAsync(() => prober.LastResponder == "r1", TimeSpan.FromSeconds(5), "prober hears r1");
         var stoppedAt = prober.Elapsed;
 
         Assert.True(r1.Terminate(TimeSpan.FromSeconds(10)), "rampart exits on SIGTERM");
 
-        await VrrpLab.WaitUntilAsync(() => prober.LastResponder == "r2", TimeSpan.FromSeconds(5), "prober hears r2");
+        await Wait.UntilAsync(() => prober.LastResponder == "r2", TimeSpan.FromSeconds(5), "prober hears r2");
         stop.Cancel();
         await probing;
         var (gap, _, after) = UdpProber.Gap(prober.Snapshot(), stoppedAt);
@@ -121,7 +121,7 @@ public class FailoverTests
         else
         {
             // Wait for r1 to have heard r2 for several master-down intervals (0.35 s each) without preempting.
-            await VrrpLab.WaitUntilAsync(async () => (await r1.InstanceAsync()).AdvertsReceived >= 30, TimeSpan.FromSeconds(10), "r1 hears r2");
+            await Wait.UntilAsync(async () => (await r1.InstanceAsync()).AdvertsReceived >= 30, TimeSpan.FromSeconds(10), "r1 hears r2");
             Assert.Equal("BACKUP", (await r1.InstanceAsync()).State);
             Assert.Equal("r2", lab.Ask(VrrpLab.Vip));
         }
@@ -158,7 +158,7 @@ public class FailoverTests
         var r2 = lab.StartRampart("r2", VrrpLab.Config("r2", 100, extraInstance: Unicast("10.213.0.12", "10.213.0.11")));
         await lab.WaitForAnswerAsync("r1");
         await lab.WaitForStateAsync(r2, "BACKUP");
-        await VrrpLab.WaitUntilAsync(async () => (await r2.InstanceAsync()).AdvertsReceived > 0, TimeSpan.FromSeconds(5), "r2 hears r1 by unicast");
+        await Wait.UntilAsync(async () => (await r2.InstanceAsync()).AdvertsReceived > 0, TimeSpan.FromSeconds(5), "r2 hears r1 by unicast");
 
         r1.Crash();
         lab.Lan.SetLink("r1", up: false);
@@ -195,7 +195,7 @@ public class FailoverTests
         await lab.WaitForStateAsync(r1, "MASTER");
 
         // r2 drops every advert of r1 (wrong password), so it takes the VIP too: the operator sees why in status.
-        await VrrpLab.WaitUntilAsync(async () => (await r2.InstanceAsync()).InvalidPackets.GetValueOrDefault("AuthMismatch") >= 2, TimeSpan.FromSeconds(10), "auth mismatches counted");
+        await Wait.UntilAsync(async () => (await r2.InstanceAsync()).InvalidPackets.GetValueOrDefault("AuthMismatch") >= 2, TimeSpan.FromSeconds(10), "auth mismatches counted");
         await lab.WaitForStateAsync(r2, "MASTER");
         Assert.Equal(0, (await r2.InstanceAsync()).AdvertsReceived);
 
@@ -208,7 +208,7 @@ public class FailoverTests
 
     internal static async Task<string> WaitForOutput(RouterProcess process, string text)
     {
-        await VrrpLab.WaitUntilAsync(() => process.Output.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(10), $"'{text}' in {process.Name}'s log\n{process.Output}");
+        await Wait.UntilAsync(() => process.Output.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(10), $"'{text}' in {process.Name}'s log\n{process.Output}");
         return process.Output;
     }
 }

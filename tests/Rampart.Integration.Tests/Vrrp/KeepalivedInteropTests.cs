@@ -26,7 +26,7 @@ public class KeepalivedInteropTests
         if (!rampartIsMaster)
         {
             // rampart hears keepalived's adverts as valid and follows it.
-            await VrrpLab.WaitUntilAsync(async () => (await rampart.InstanceAsync()).AdvertsReceived > 0, TimeSpan.FromSeconds(5), "rampart hears keepalived");
+            await Wait.UntilAsync(async () => (await rampart.InstanceAsync()).AdvertsReceived > 0, TimeSpan.FromSeconds(5), "rampart hears keepalived");
             var seen = await rampart.InstanceAsync();
             Assert.Equal("10.213.0.11", seen.MasterAddress);
             Assert.Empty(seen.InvalidPackets);
@@ -47,7 +47,7 @@ public class KeepalivedInteropTests
         lab.Lan.SetLink("r1", up: true);
         r1 = StartR1();
         await lab.WaitForAnswerAsync("r1", seconds: 15);
-        await VrrpLab.WaitUntilAsync(() => !lab.HasAddress("r2", VrrpLab.Vip), TimeSpan.FromSeconds(10), $"r2 released the VIP\n{lab.Outputs()}");
+        await Wait.UntilAsync(() => !lab.HasAddress("r2", VrrpLab.Vip), TimeSpan.FromSeconds(10), $"r2 released the VIP\n{lab.Outputs()}");
         if (!rampartIsMaster) Assert.Equal("BACKUP", (await r2.InstanceAsync()).State);
     }
 }

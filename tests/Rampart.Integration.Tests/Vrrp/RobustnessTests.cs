@@ -41,7 +41,7 @@ public class RobustnessTests
             }
         }
 
-        await VrrpLab.WaitUntilAsync(async () => (await r1.InstanceAsync()).InvalidPackets.GetValueOrDefault("BadChecksum") > 100,
+        await Wait.UntilAsync(async () => (await r1.InstanceAsync()).InvalidPackets.GetValueOrDefault("BadChecksum") > 100,
             TimeSpan.FromSeconds(5), "bad checksums counted");
         var after = await r1.InstanceAsync();
         Assert.False(r1.HasExited);

@@ -26,7 +26,7 @@ public class TrackingTests
 
         File.Delete(healthy);
 
-        await VrrpLab.WaitUntilAsync(async () => (await r1.InstanceAsync()).EffectivePriority == 90, TimeSpan.FromSeconds(5), "r1 priority 150-60");
+        await Wait.UntilAsync(async () => (await r1.InstanceAsync()).EffectivePriority == 90, TimeSpan.FromSeconds(5), "r1 priority 150-60");
         await lab.WaitForStateAsync(r2, "MASTER");
         await lab.WaitForStateAsync(r1, "BACKUP");
         await lab.WaitForAnswerAsync("r2");
@@ -139,7 +139,7 @@ public class TrackingTests
         var r1 = lab.StartRampart("r1", VrrpLab.Config("r1", 150, state: "MASTER", extraInstance: notify));
 
         await lab.WaitForStateAsync(r1, "MASTER");
-        await VrrpLab.WaitUntilAsync(() => File.Exists(masterLog) && File.Exists(log) && File.ReadAllText(log).Contains("MASTER"), TimeSpan.FromSeconds(5), "notify scripts ran");
+        await Wait.UntilAsync(() => File.Exists(masterLog) && File.Exists(log) && File.ReadAllText(log).Contains("MASTER"), TimeSpan.FromSeconds(5), "notify scripts ran");
         Assert.True(r1.Terminate(TimeSpan.FromSeconds(10)));
 
         var lines = File.ReadAllLines(log);
@@ -161,7 +161,7 @@ public class TrackingTests
         var events = new System.Collections.Concurrent.ConcurrentQueue<string>();
         monitor.OutputDataReceived += (_, e) => { if (e.Data is not null) events.Enqueue(e.Data); };
         monitor.BeginOutputReadLine();
-        await VrrpLab.WaitUntilAsync(() =>
+        await Wait.UntilAsync(() =>
         {
             if (events.Any(e => e.Contains("10.213.0.199"))) return true;
             lab.Lan["r1"].TryExec("ip", "addr", "del", "10.213.0.199/32", "dev", "eth0");
@@ -172,7 +172,7 @@ public class TrackingTests
         lab.WriteFile("r1.conf", VrrpLab.Config("r1", 150, state: "MASTER", vip: "10.213.0.100/24\n        10.213.0.102/24"));
         r1.Hangup();
 
-        await VrrpLab.WaitUntilAsync(() => lab.HasAddress("r1", extra), TimeSpan.FromSeconds(5), "new VIP added");
+        await Wait.UntilAsync(() => lab.HasAddress("r1", extra), TimeSpan.FromSeconds(5), "new VIP added");
         var after = await r1.InstanceAsync();
         Assert.Equal("MASTER", after.State);
         Assert.Equal(before.Transitions, after.Transitions);
