@@ -19,10 +19,10 @@ internal static class AdminCommands
         Description = $"rampart.conf (default ${RampartConf.EnvironmentVariable}, else {RampartConf.DefaultPath})",
     };
 
-    public static IEnumerable<Command> Build() => [BuildStatus(), BuildPool(), BuildOsd(), BuildAuth(), BuildConfig()];
+    public static IEnumerable<Command> Build() => [BuildStatus(), BuildPool(), BuildOsd(), BuildAuth(), BuildConfig(), PgCommands.Build(), RadosCommands.Build()];
 
     /// <summary>The connection options every admin command takes.</summary>
-    private sealed class Common
+    internal sealed class Common
     {
         public Option<string?> Conf { get; } = ConfOption();
         public Option<string?> Id { get; } = new("--id") { Description = "Client id: connect as client.ID (default admin)" };
@@ -46,12 +46,20 @@ internal static class AdminCommands
                 await using var client = MonClient.FromConf(conf, entity);
                 return await body(result, client, token);
             }
-            catch (Exception e) when (e is MonClientException or ConfigException or FormatException or IOException)
+            catch (Exception e) when (e is MonClientException or RadosException or ConfigException or FormatException or IOException or ArgumentException)
             {
                 Console.Error.WriteLine(e.Message.ReplaceLineEndings(" "));
                 return 1;
             }
         };
+
+        /// <summary>Like <see cref="Run"/> with an object-store client (map subscribed, OSD connections on demand).</summary>
+        public Func<ParseResult, CancellationToken, Task<int>> RunRados(Func<ParseResult, RadosClient, CancellationToken, Task<int>> body) =>
+            Run(async (r, mon, token) =>
+            {
+                await using var rados = await RadosClient.ConnectAsync(mon, token);
+                return await body(r, rados, token);
+            });
     }
 
     /// <summary>Prints a command's outcome as ceph does: the status line, an error makes the exit code 1.</summary>
@@ -72,12 +80,12 @@ internal static class AdminCommands
     {
         var common = new Common();
         var json = new Option<bool>("--json") { Description = "Print JSON" };
-        var status = common.Add(new Command("status", "Cluster health, monitors and leader, OSDs up/in, pools, map epoch.") { json });
-        status.SetAction(common.Run(async (r, client, token) =>
+        var status = common.Add(new Command("status", "Cluster health, monitors and leader, OSDs up/in, pools, PG states, usage.") { json });
+        status.SetAction(common.RunRados(async (r, client, token) =>
         {
-            var map = await client.GetMapAsync(token);
-            var leader = await client.GetLeaderAsync(token);
-            Console.Write(r.GetValue(json) ? AdminViews.StatusJson(map, leader) + "\n" : AdminViews.Status(map, leader));
+            var leader = await client.Monitors.GetLeaderAsync(token);
+            var pgs = await PgSummary.CollectAsync(client, token);
+            Console.Write(r.GetValue(json) ? AdminViews.StatusJson(client.Map, leader, pgs) + "\n" : AdminViews.Status(client.Map, leader, pgs));
             return 0;
         }));
         return status;
@@ -170,6 +178,16 @@ internal static class AdminCommands
             }));
             osd.Subcommands.Add(command);
         }
+
+        var dfCommon = new Common();
+        var df = dfCommon.Add(new Command("df", "Per OSD: weights, disk use, PGs stored, up/down."));
+        df.SetAction(dfCommon.RunRados(async (r, client, token) =>
+        {
+            Console.Write(AdminViews.OsdDf(client.Map, await PgSummary.CollectAsync(client, token)));
+            return 0;
+        }));
+        osd.Subcommands.Add(df);
+        osd.Subcommands.Add(OsdCommands.BuildRun());
 
         var crush = new Command("crush", "Edit the CRUSH hierarchy.");
         var addCommon = new Common();

@@ -24,13 +24,3 @@ internal static class DemoCommands
     public static Task<int> RunVrrpDemoAsync(CancellationToken token) =>
         new VrrpDemo(Environment.ProcessPath!, Console.Out).RunAsync(token);
 }
-
-internal static class UpCommand
-{
-    public static Command Build()
-    {
-        var up = new Command("up", "Start Rampart's main job on this machine (until the storage cluster lands: the VRRP demo).");
-        up.SetAction((_, token) => DemoCommands.RunVrrpDemoAsync(token));
-        return up;
-    }
-}

@@ -10,9 +10,9 @@ namespace Rampart.Rados.Client;
 public static class AdminViews
 {
     /// <summary>`rampart status`, worded like `ceph -s`.</summary>
-    public static string Status(ClusterMap map, string? leader)
+    public static string Status(ClusterMap map, string? leader, PgSummary? pgs = null)
     {
-        var health = ClusterHealth.Health(map);
+        var health = ClusterHealth.Health(map, pgs?.Counts);
         var text = new StringBuilder();
         text.Append(Invariant($"  cluster:\n    id:     {map.Fsid}\n    health: {HealthReport.StatusText(health.Status)}\n"));
         foreach (var check in health.Checks)
@@ -20,13 +20,19 @@ public static class AdminViews
         text.Append(Invariant($"\n  services:\n    mon: {map.Monitors.Count} daemons ({string.Join(",", map.Monitors.Keys)}), leader {leader ?? "(election in progress)"}\n"));
         text.Append(Invariant($"    osd: {map.Osds.Count} osds: {map.UpOsdCount} up, {map.InOsdCount} in\n"));
         text.Append(Invariant($"\n  data:\n    pools:   {map.Pools.Count} pools, {map.Pools.Values.Sum(p => (long)p.PgNum)} pgs\n    epoch:   {map.Epoch}\n"));
+        if (pgs is not null)
+        {
+            text.Append(Invariant($"    objects: {pgs.Objects} objects\n    usage:   {Size(pgs.UsedBytes)} used\n    pgs:     "));
+            text.Append(string.Join("\n             ", pgs.ByState.Select(s => Invariant($"{s.Count} {s.State}"))));
+            text.Append('\n');
+        }
         return text.ToString();
     }
 
     /// <summary>`rampart status --json`.</summary>
-    public static string StatusJson(ClusterMap map, string? leader)
+    public static string StatusJson(ClusterMap map, string? leader, PgSummary? pgs = null)
     {
-        var health = ClusterHealth.Health(map);
+        var health = ClusterHealth.Health(map, pgs?.Counts);
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
         {
@@ -67,9 +73,63 @@ public static class AdminViews
             foreach (var pool in map.Pools.Values)
                 WritePool(json, pool, map);
             json.WriteEndArray();
+            if (pgs is not null)
+            {
+                json.WriteStartObject("pgs");
+                json.WriteNumber("total", pgs.Total);
+                json.WriteStartObject("states");
+                foreach (var (state, count) in pgs.ByState)
+                    json.WriteNumber(state, count);
+                json.WriteEndObject();
+                json.WriteNumber("objects", pgs.Objects);
+                json.WriteNumber("used_bytes", pgs.UsedBytes);
+                json.WriteEndObject();
+            }
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>Bytes as ceph prints them: "12 KiB", "3.4 GiB".</summary>
+    public static string Size(long bytes)
+    {
+        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
+        double value = bytes;
+        int unit = 0;
+        while (value >= 1024 && unit < units.Length - 1)
+        {
+            value /= 1024;
+            unit++;
+        }
+        return unit == 0 ? Invariant($"{bytes} B") : Invariant($"{value:0.#} {units[unit]}");
+    }
+
+    /// <summary>`pg stat`: "128 pgs: 120 active+clean, 8 peering; 42 objects; 1.2 MiB used".</summary>
+    public static string PgStat(PgSummary pgs) =>
+        Invariant($"{pgs.Total} pgs: {string.Join(", ", pgs.ByState.Select(s => Invariant($"{s.Count} {s.State}")))}; {pgs.Objects} objects; {Size(pgs.UsedBytes)} used");
+
+    /// <summary>`osd df`: per OSD its weights, disk use and PG count.</summary>
+    public static string OsdDf(ClusterMap map, PgSummary pgs)
+    {
+        var text = new StringBuilder("ID  HOST              WEIGHT  REWEIGHT  USED       PGS  STATUS\n");
+        foreach (var osd in map.Osds.Values)
+        {
+            var stats = pgs.Osds.GetValueOrDefault(osd.Id);
+            string used = stats is null ? "-" : Size(stats.UsedBytes);
+            string count = stats is null ? "-" : stats.StoredPgs.ToString(CultureInfo.InvariantCulture);
+            text.Append(Invariant($"{osd.Id,-3} {osd.Host,-17} {osd.CrushWeight,6:0.###}  {osd.Reweight,8:0.###}  {used,-10} {count,4}  {(osd.Up ? "up" : "down")}\n"));
+        }
+        text.Append(Invariant($"TOTAL used {Size(pgs.UsedBytes)}\n"));
+        return text.ToString();
+    }
+
+    /// <summary>`pg map POOL OBJECT`, worded like `ceph osd map`.</summary>
+    public static string PgMap(ClusterMap map, PoolInfo pool, string objectName)
+    {
+        var pg = map.Locate(pool, objectName);
+        var up = map.UpSet(pg);
+        string primary = up.Length > 0 ? Invariant($"p{up[0]}") : "p-1";
+        return Invariant($"osdmap e{map.Epoch} pool '{pool.Name}' ({pool.Id}) object '{objectName}' -> pg {pg} -> up ([{string.Join(",", up)}], {primary}) acting ([{string.Join(",", up)}], {primary})");
     }
 
     /// <summary>`pool ls` (names) or `pool ls detail` lines.</summary>

@@ -32,6 +32,7 @@ public sealed class MonClient : IAsyncDisposable
     private readonly EntityName _entity;
     private readonly byte[] _key;
     private Connection? _connection;
+    private readonly SemaphoreSlim _connecting = new(1, 1); // one connection even when many tasks share the client
     private int _next;
 
     public MonClient(IReadOnlyList<(string Name, IPEndPoint Address)> monitors, EntityName entity, byte[] key)
@@ -44,6 +45,8 @@ public sealed class MonClient : IAsyncDisposable
     }
 
     public EntityName Entity => _entity;
+
+    internal byte[] Key => _key;
 
     /// <summary>How long one request keeps retrying through elections and failovers.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
@@ -120,7 +123,16 @@ public sealed class MonClient : IAsyncDisposable
         string last;
         while (true)
         {
-            var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+            Connection connection;
+            await _connecting.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                _connecting.Release();
+            }
             try
             {
                 return await connection.RequestAsync(type, payload, cancellationToken).ConfigureAwait(false);
@@ -137,8 +149,11 @@ public sealed class MonClient : IAsyncDisposable
             {
                 last = e.Message;
             }
-            await DropAsync().ConfigureAwait(false);
-            _next = (_next + 1) % _monitors.Count;
+            if (ReferenceEquals(Interlocked.CompareExchange(ref _connection, null, connection), connection))
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                _next = (_next + 1) % _monitors.Count;
+            }
             if (clock.Elapsed > Timeout)
                 throw new MonClientException($"no monitor answered within {Timeout.TotalSeconds:0} s; last error: {last}");
             await Task.Delay(100, cancellationToken).ConfigureAwait(false);

@@ -36,8 +36,9 @@ public abstract record MonCommand;
 /// and in when it is new or was marked out automatically (an administrator's `osd out` sticks).</summary>
 public sealed record OsdBoot(int Id, string Address, string Host, double Weight) : MonCommand;
 
-/// <summary>Marks an OSD down (failure reports, or `osd down`); <paramref name="At"/> starts the down-out clock.</summary>
-public sealed record OsdMarkDown(int Id, string Reason, DateTimeOffset At) : MonCommand;
+/// <summary>Marks an OSD down (failure reports, or `osd down`); <paramref name="At"/> starts the down-out clock.
+/// <paramref name="SeenUpFrom"/>: the incarnation the reporter saw fail; a report about an earlier one is stale and ignored.</summary>
+public sealed record OsdMarkDown(int Id, string Reason, DateTimeOffset At, long? SeenUpFrom = null) : MonCommand;
 
 public sealed record OsdMarkUp(int Id) : MonCommand;
 

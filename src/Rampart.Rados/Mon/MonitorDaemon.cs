@@ -27,6 +27,7 @@ public sealed class MonitorDaemon : IAsyncDisposable
     private readonly ConcurrentDictionary<Connection, Subscriber> _subscribers = new();
     private readonly CancellationTokenSource _stopping = new();
     private RaftNode _raft = null!;
+    private Task _autoOut = Task.CompletedTask;
     private MessageServer _server = null!;
 
     private MonitorDaemon(MonitorConfig config, ILogger log)
@@ -72,6 +73,7 @@ public sealed class MonitorDaemon : IAsyncDisposable
             throw;
         }
         daemon._raft.LeaderChanged += daemon.OnLeaderChanged;
+        daemon._autoOut = Task.Run(daemon.AutoOutLoopAsync);
         daemon._log.LogInformation("mon.{Name} listening on {Address} (raft {Raft}), data {Data}, epoch {Epoch}",
             config.Name, config.Address, raftOptions.LocalEndPoint, config.DataDirectory, daemon.State.Map.Epoch);
         return daemon;
@@ -98,14 +100,17 @@ public sealed class MonitorDaemon : IAsyncDisposable
                 Require(connection, CapOp.Read, "allow r");
                 return Encoding.UTF8.GetBytes(LeaderName ?? "");
             case MonMessages.Command:
-                Require(connection, CapOp.Read | CapOp.Write, "allow rw");
+                // OSDs (mon 'profile osd' = rx) may announce themselves and report failed peers; everything else needs rw.
+                if (!(MonCommandCodec.Decode(request.Payload.Span) is OsdBoot or OsdMarkDown && connection.Session.Caps.Allows("mon", CapOp.Read | CapOp.Execute)))
+                    Require(connection, CapOp.Read | CapOp.Write, "allow rw");
                 return (await ExecuteAsync(request.Payload, cancellationToken).ConfigureAwait(false)).Encode();
             case MonMessages.Subscribe:
                 Require(connection, CapOp.Read, "allow r");
                 Subscribe(connection, MonMessages.DecodeEpoch(request.Payload.Span));
                 return ReadOnlyMemory<byte>.Empty;
             case MonMessages.AuthList:
-                Require(connection, CapOp.Read | CapOp.Write | CapOp.Execute, "allow *");
+                // OSDs verify their clients against it (profile osd); plain readers may not see keys.
+                Require(connection, CapOp.Read | CapOp.Execute, "allow rx");
                 await BarrierAsync(cancellationToken).ConfigureAwait(false);
                 return Encoding.UTF8.GetBytes(_machine.State.Auth.Format());
             default:
@@ -203,6 +208,35 @@ public sealed class MonitorDaemon : IAsyncDisposable
         }
     }
 
+    /// <summary>The leader marks out OSDs that stayed down for mon_osd_down_out_interval, so their PGs re-replicate elsewhere.</summary>
+    private async Task AutoOutLoopAsync()
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                var map = _machine.State.Map;
+                var now = DateTimeOffset.UtcNow;
+                var interval = map.Options.MonOsdDownOutInterval;
+                if (!_raft.IsLeader || interval <= TimeSpan.Zero
+                    || !map.Osds.Values.Any(o => !o.Up && o.In && o.DownSince is { } since && now - since >= interval))
+                    continue;
+                try
+                {
+                    long index = await _raft.ProposeAsync(MonCommandCodec.Encode(new AutoOut(now)), _stopping.Token).ConfigureAwait(false);
+                    _log.LogInformation("auto-out: {Result}", _machine.ResultOf(index)?.Message);
+                }
+                catch (Exception e) when (e is NotLeaderException or TimeoutException)
+                {
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     // ---- subscriptions -------------------------------------------------------------------------
 
     /// <summary>A subscribed connection and the newest epoch it has been sent.</summary>
@@ -257,6 +291,7 @@ public sealed class MonitorDaemon : IAsyncDisposable
             return;
         _stopping.Cancel();
         _raft.LeaderChanged -= OnLeaderChanged;
+        await _autoOut.ConfigureAwait(false);
         await _server.DisposeAsync().ConfigureAwait(false);
         await _raft.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();

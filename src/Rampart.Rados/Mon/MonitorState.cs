@@ -158,6 +158,8 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
             return Refuse("ENOENT", $"osd.{c.Id} does not exist");
         if (!osd.Up)
             return Unchanged($"osd.{c.Id} is already down.");
+        if (c.SeenUpFrom is { } seen && seen != osd.UpFrom)
+            return Unchanged($"osd.{c.Id} has restarted since (up from epoch {osd.UpFrom}): report ignored.");
         string reason = string.IsNullOrEmpty(c.Reason) ? "" : $" ({c.Reason})";
         return Changed(WithOsd(osd with { Up = false, DownSince = c.At }), $"marked down osd.{c.Id}.{reason}");
     }

@@ -23,6 +23,9 @@ public sealed partial class ObjectStore
         private readonly RocksDb _db;
         private readonly Snapshot _snapshot;
         private readonly ReadOptions _ro;
+        // RocksDbSharp copies iterate bounds into unmanaged memory that the ReadOptions' finalizer frees: the options must
+        // outlive their iterators, or a GC mid-iteration leaves the iterator reading freed bounds (garbage keys, crashes).
+        private readonly List<ReadOptions> _rangeOptions = [];
 
         public View(RocksDb db)
         {
@@ -37,10 +40,16 @@ public sealed partial class ObjectStore
         public Iterator Range(byte[] lower, byte[] upper)
         {
             var ro = new ReadOptions().SetSnapshot(_snapshot).SetIterateLowerBound(lower).SetIterateUpperBound(upper).SetTotalOrderSeek(true);
+            _rangeOptions.Add(ro);
             return _db.NewIterator(null, ro);
         }
 
-        public void Dispose() => _snapshot.Dispose();
+        public void Dispose()
+        {
+            _snapshot.Dispose();
+            GC.KeepAlive(_rangeOptions);
+            GC.KeepAlive(_ro);
+        }
     }
 
     private View OpenView()
@@ -193,6 +202,42 @@ public sealed partial class ObjectStore
         using var it = v.Range(region, StoreKeys.Successor(region));
         for (it.Seek(start); it.Valid() && list.Count < max; it.Next()) list.Add(LogCodec.Decode(it.Value()));
         return list;
+    }
+
+    /// <summary>The newest log entry, or null when the log is empty.</summary>
+    public PgLogEntry? LogHead(PgId pg)
+    {
+        using var v = OpenView();
+        var region = StoreKeys.PgSub(pg, StoreKeys.Log);
+        using var it = v.Range(region, StoreKeys.Successor(region));
+        it.SeekToLast();
+        return it.Valid() ? LogCodec.Decode(it.Value()) : null;
+    }
+
+    /// <summary>
+    /// Everything stored of one object — metadata and every key under it (chunk versions, omap) — with
+    /// keys relative to the object, for another OSD's <see cref="StoreTransaction.ReplaceObject"/>. Chunk
+    /// CRCs are checked first, so a corrupt copy is never spread (<see cref="ChunkCorruptException"/>).
+    /// Meta is null when the object does not exist.
+    /// </summary>
+    public (byte[]? Meta, List<KeyValuePair<byte[], byte[]>> Records) ExportObject(PgId pg, string name)
+    {
+        using var v = OpenView();
+        var records = new List<KeyValuePair<byte[], byte[]>>();
+        var meta = v.Get(StoreKeys.MetaKey(pg, name));
+        if (meta is null) return (null, records);
+        var prefix = StoreKeys.ObjectPrefix(pg, name);
+        using var it = v.Range(prefix, StoreKeys.Successor(prefix));
+        for (it.Seek(prefix); it.Valid(); it.Next())
+        {
+            var key = it.Key();
+            var suffix = key.AsSpan(prefix.Length);
+            var value = it.Value();
+            if (suffix.Length >= 9 && suffix[0] is StoreKeys.Chunk or StoreKeys.OldChunk)
+                new ChunkRecord(value).Verify(pg, name, (long)BinaryPrimitives.ReadUInt64BigEndian(suffix[1..]));
+            records.Add(new(suffix.ToArray(), value));
+        }
+        return (meta, records);
     }
 
     /// <summary>The log entry of request <paramref name="reqId"/>, if the log still holds it (dup detection).</summary>

@@ -248,6 +248,14 @@ public sealed partial class ObjectStore : IDisposable
                 case StoreTransaction.TrimLogOp t:
                     Batch.DeleteRange(StoreKeys.LogKey(pg, PgVersion.Zero), StoreKeys.LogKey(pg, t.Below));
                     break;
+                case StoreTransaction.ReplaceObjectOp r: ReplaceObject(r); break;
+                case StoreTransaction.ResetLogOp l:
+                    {
+                        var log = StoreKeys.PgSub(pg, StoreKeys.Log);
+                        Batch.DeleteRange(log, StoreKeys.Successor(log));
+                        foreach (var e in l.Entries) Put(StoreKeys.LogKey(pg, e.Version), LogCodec.Encode(e));
+                        break;
+                    }
                 default: throw new NotSupportedException(op.GetType().Name);
             }
         }
@@ -366,6 +374,21 @@ public sealed partial class ObjectStore : IDisposable
                 if (old.Length > keep) SetChunk(name, prefix, m, boundary, old.AsSpan(0, keep), punch: false);
             }
             for (long c = firstWhole; c < m.HighChunk; c++) SetChunk(name, prefix, m, c, default, punch: true);
+        }
+
+        private void ReplaceObject(StoreTransaction.ReplaceObjectOp r)
+        {
+            var prefix = StoreKeys.ObjectPrefix(pg, r.Name);
+            // Head keys by point deletes (the overlay tracks them), everything else under the object by range;
+            // the puts after the range delete in the same batch survive it.
+            if (LoadMeta(r.Name) is { } old)
+                for (long c = 0; c < old.HighChunk; c++) Delete(StoreKeys.ChunkKey(prefix, c));
+            Delete(StoreKeys.MetaKey(pg, r.Name));
+            Batch.DeleteRange(prefix, StoreKeys.Successor(prefix));
+            if (r.Meta is null) return;
+            MetaRecord.Decode(r.Meta); // refuse garbage before it is stored
+            foreach (var (suffix, value) in r.Records) Put([.. prefix, .. suffix], value);
+            Put(StoreKeys.MetaKey(pg, r.Name), r.Meta);
         }
 
         private void Remove(string name)

@@ -21,6 +21,8 @@ public sealed class StoreTransaction(PgId pg, PgVersion version, SnapContext? sn
     internal sealed record LogOp(PgLogEntry Entry) : Op;
     internal sealed record InfoOp(byte[] Info) : Op;
     internal sealed record TrimLogOp(PgVersion Below) : Op;
+    internal sealed record ReplaceObjectOp(string Name, byte[]? Meta, IReadOnlyList<KeyValuePair<byte[], byte[]>> Records) : Op;
+    internal sealed record ResetLogOp(IReadOnlyList<PgLogEntry> Entries) : Op;
 
     public PgId Pg { get; } = pg;
     public PgVersion Version { get; } = version;
@@ -69,6 +71,14 @@ public sealed class StoreTransaction(PgId pg, PgVersion version, SnapContext? sn
 
     /// <summary>Deletes log entries with version &lt; <paramref name="below"/>.</summary>
     public StoreTransaction TrimLog(PgVersion below) => Add(new TrimLogOp(below));
+
+    /// <summary>Replaces everything stored of the object (every version, omap) with an image taken by
+    /// <see cref="ObjectStore.ExportObject"/> on another OSD; a null <paramref name="meta"/> removes it.</summary>
+    public StoreTransaction ReplaceObject(string name, byte[]? meta, IReadOnlyList<KeyValuePair<byte[], byte[]>> records) =>
+        Add(new ReplaceObjectOp(name, meta, records));
+
+    /// <summary>Replaces the whole PG log with <paramref name="entries"/> (a recovered copy adopts the authoritative log).</summary>
+    public StoreTransaction ResetLog(IReadOnlyList<PgLogEntry> entries) => Add(new ResetLogOp(entries));
 
     private StoreTransaction Add(Op op)
     {

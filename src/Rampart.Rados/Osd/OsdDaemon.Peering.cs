@@ -1,0 +1,434 @@
+using Microsoft.Extensions.Logging;
+using Rampart.Rados.Messaging;
+using Rampart.Rados.Osd.Store;
+using Rampart.Rados.Placement;
+
+namespace Rampart.Rados.Osd;
+
+public sealed partial class OsdDaemon
+{
+    private const int ListPage = 1000;
+
+    /// <summary>
+    /// Primary of a new interval: asks every up OSD what it holds of the PG, picks the authoritative copy
+    /// (<see cref="Peering.Choose"/>), makes this OSD's copy match it, activates the PG on the acting set,
+    /// and then brings the other members up to date while serving I/O. Cancelled by the next interval.
+    /// </summary>
+    private async Task PeerAsync(PlacementGroup pg, PgInterval interval)
+    {
+        var token = interval.Token;
+        try
+        {
+            var map = _map!;
+            var answers = await QueryAllAsync(pg.Id, map, token).ConfigureAwait(false);
+            var mayHold = map.RawSet(pg.Id).Where(o => map.FindOsd(o) is { Up: false }).ToArray();
+            var choice = Peering.Choose(_config.Id, answers, mayHold);
+            if (choice.Verdict != PeeringVerdict.Activate)
+            {
+                pg.State = choice.Verdict == PeeringVerdict.Down ? "down" : "incomplete";
+                _log.LogWarning("pg {Pg} is {State}: waiting for osd {Prior} (last active set)", pg.Id, pg.State, string.Join(",", choice.PriorSet));
+                return;
+            }
+            if (interval.Acting.Length < interval.Pool.MinSize)
+            {
+                pg.State = "undersized+degraded+peered";
+                _log.LogWarning("pg {Pg}: {Count} OSDs up, pool min_size {Min}: no I/O until more return", pg.Id, interval.Acting.Length, interval.Pool.MinSize);
+                return;
+            }
+            var self = answers.FirstOrDefault(a => a.Osd == _config.Id) ?? new PeerState(_config.Id, PgInfo.Empty, PgVersion.Zero);
+            var authority = choice.Authority ?? self;
+            if (authority.Osd != _config.Id)
+                await CatchUpFromAsync(pg, self, authority, token).ConfigureAwait(false);
+            var tail = authority.Info.Tail;
+            var head = _store.LogHead(pg.Id)?.Version ?? PgVersion.Zero;
+
+            // What each other member needs, then activate everywhere: complete members as they are, the others marked
+            // incomplete until recovered (so they can never be chosen authoritative on their own).
+            var authLog = _store.ReadLog(pg.Id, tail);
+            var plans = new Dictionary<int, RecoveryPlan>();
+            foreach (int osd in interval.Acting.Skip(1))
+            {
+                var peer = answers.FirstOrDefault(a => a.Osd == osd) ?? new PeerState(osd, PgInfo.Empty, PgVersion.Zero);
+                var peerLog = peer.Head > tail && peer.Info.Complete && peer.Head != head
+                    ? Wire.Entries((await _peers.RequestAsync(osd, OsdMessages.PgLog, EncodeVersionRequest(pg.Id, tail), token).ConfigureAwait(false)).Payload.Span, "pg log")
+                    : [];
+                plans[osd] = Peering.PlanRecovery(peer, head, tail, authLog, peerLog);
+            }
+            var info = new PgInfo(interval.Epoch, interval.Acting, tail, Complete: true);
+            await _store.CommitAsync(new StoreTransaction(pg.Id, head).SetPgInfo(info.Encode()), token).ConfigureAwait(false);
+            await Task.WhenAll(plans.Select(p => _peers.RequestAsync(p.Key, OsdMessages.Activate,
+                new ActivateRequest(pg.Id, info with { Complete = p.Value.Kind == RecoveryKind.None }, p.Value.Kind == RecoveryKind.Backfill, null).Encode(), token))).ConfigureAwait(false);
+
+            await pg.Lock.WaitAsync(token).ConfigureAwait(false);
+            try
+            {
+                pg.Info = info;
+                pg.Head = head;
+                pg.Tail = tail;
+                pg.Dups.Clear();
+                foreach (var e in authLog)
+                {
+                    if (e.ReqId.Length > 0)
+                        pg.Dups[e.ReqId] = e.Version;
+                }
+                var pending = plans.Where(p => p.Value.Kind != RecoveryKind.None).ToList();
+                pg.State = Peering.ActiveState(interval.Acting.Length, interval.Pool.Size, pending.Count, pending.Any(p => p.Value.Kind == RecoveryKind.Backfill));
+                interval.Active.TrySetResult();
+            }
+            finally
+            {
+                pg.Lock.Release();
+            }
+            _log.LogDebug("pg {Pg} active at epoch {Epoch} on [{Acting}], head {Head}", pg.Id, interval.Epoch, string.Join(",", interval.Acting), head);
+
+            foreach (var (osd, plan) in plans.Where(p => p.Value.Kind != RecoveryKind.None))
+            {
+                await RecoverPeerAsync(pg, interval, osd, plan, info).ConfigureAwait(false);
+                var left = plans.Count(p => p.Value.Kind != RecoveryKind.None && p.Key > osd);
+                pg.State = Peering.ActiveState(interval.Acting.Length, interval.Pool.Size, left, plan.Kind == RecoveryKind.Backfill && left > 0);
+            }
+            pg.State = Peering.ActiveState(interval.Acting.Length, interval.Pool.Size, 0, false);
+            // Copies outside the acting set are strays now that the acting set is complete.
+            if (interval.Acting.Length >= interval.Pool.Size)
+            {
+                foreach (var stray in answers.Where(a => !interval.Acting.Contains(a.Osd)))
+                    await _peers.RequestAsync(stray.Osd, OsdMessages.RemovePg, EncodePg(pg.Id), token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (token.IsCancellationRequested && e is OperationCanceledException or PeerUnavailableException or RemoteRequestException)
+        {
+            // A newer interval took over.
+        }
+        catch (Exception e) when (e is PeerUnavailableException or RemoteRequestException or ChunkCorruptException or OperationCanceledException)
+        {
+            pg.State = "peering";
+            _log.LogWarning("pg {Pg}: peering at epoch {Epoch} stopped: {Reason}; retrying", pg.Id, interval.Epoch, e.Message);
+            _ = RetryPeeringAsync(pg, interval);
+        }
+    }
+
+    /// <summary>A peer that failed mid-peering is usually marked down within moments (a new interval); if not, try again.</summary>
+    private async Task RetryPeeringAsync(PlacementGroup pg, PgInterval interval)
+    {
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), interval.Token).ConfigureAwait(false);
+            if (ReferenceEquals(pg.Interval, interval))
+                await PeerAsync(pg, interval).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Every up OSD's state of the PG (those holding nothing are left out).</summary>
+    private async Task<List<PeerState>> QueryAllAsync(PgId pg, Maps.ClusterMap map, CancellationToken token)
+    {
+        var payload = EncodePg(pg);
+        var queries = map.Osds.Values.Where(o => o.Up).Select(async o =>
+        {
+            try
+            {
+                var bytes = o.Id == _config.Id ? QueryPg(payload) : (await _peers.RequestAsync(o.Id, OsdMessages.PgQuery, payload, token).ConfigureAwait(false)).Payload;
+                return DecodePeerState(o.Id, bytes.Span);
+            }
+            catch (PeerUnavailableException)
+            {
+                return null; // down in a moment; the next map re-peers without it
+            }
+        });
+        return [.. (await Task.WhenAll(queries).ConfigureAwait(false)).OfType<PeerState>()];
+    }
+
+    /// <summary>Makes this OSD's copy equal to the authority's: the objects it lacks or holds divergently, or all of them.</summary>
+    private async Task CatchUpFromAsync(PlacementGroup pg, PeerState self, PeerState authority, CancellationToken token)
+    {
+        var tail = authority.Info.Tail;
+        var authLog = Wire.Entries((await _peers.RequestAsync(authority.Osd, OsdMessages.PgLog, EncodeVersionRequest(pg.Id, tail), token).ConfigureAwait(false)).Payload.Span, "pg log");
+        var plan = Peering.PlanRecovery(self, authority.Head, tail, authLog, _store.ReadLog(pg.Id, tail));
+        _log.LogInformation("pg {Pg}: catching up from osd.{Osd} ({Kind}, {Count} objects)", pg.Id, authority.Osd, plan.Kind,
+            plan.Kind == RecoveryKind.Backfill ? "all" : plan.Objects.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        IEnumerable<string> names = plan.Objects;
+        if (plan.Kind == RecoveryKind.Backfill)
+        {
+            await _store.RemovePgAsync(pg.Id).ConfigureAwait(false);
+            names = await ListRemoteAsync(authority.Osd, pg.Id, token).ConfigureAwait(false);
+        }
+        foreach (var batch in names.Chunk(RecoveryBatch))
+        {
+            var (_, images) = DecodeImages((await _peers.RequestAsync(authority.Osd, OsdMessages.PullObject, EncodeNames(pg.Id, batch), token).ConfigureAwait(false)).Payload.Span);
+            await _store.CommitAsync(Replace(pg.Id, images), token).ConfigureAwait(false);
+        }
+        await _store.CommitAsync(new StoreTransaction(pg.Id, authority.Head).ResetLog(authLog).SetPgInfo(authority.Info.Encode()), token).ConfigureAwait(false);
+    }
+
+    private async Task<List<string>> ListRemoteAsync(int osd, PgId pg, CancellationToken token)
+    {
+        var names = new List<string>();
+        string? after = null;
+        while (true)
+        {
+            var w = new WireWriter();
+            Wire.Pg(w, pg);
+            var bytes = (await _peers.RequestAsync(osd, OsdMessages.ListPg, w.NullableString(after).ToArray(), token).ConfigureAwait(false)).Payload;
+            var r = new WireReader(bytes.Span, "pg listing");
+            int n = r.Count();
+            for (int i = 0; i < n; i++) names.Add(r.String());
+            bool more = r.Bool();
+            if (!more || n == 0)
+                return names;
+            after = names[^1];
+        }
+    }
+
+    /// <summary>
+    /// Brings one acting member up to date while the PG serves I/O: each object is copied under the PG lock, so
+    /// it is ordered with the writes (which the member receives too). Then it adopts the log and is complete.
+    /// </summary>
+    private async Task RecoverPeerAsync(PlacementGroup pg, PgInterval interval, int osd, RecoveryPlan plan, PgInfo info)
+    {
+        var token = interval.Token;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int copied = 0;
+        IEnumerable<string> names = plan.Kind == RecoveryKind.Backfill ? AllObjects(pg.Id) : plan.Objects;
+        foreach (var batch in Batches(pg.Id, names))
+        {
+            await pg.Lock.WaitAsync(token).ConfigureAwait(false);
+            try
+            {
+                var images = batch.Select(name => Export(pg.Id, name)).ToList();
+                await _peers.RequestAsync(osd, OsdMessages.PushObjects, EncodeImages(pg.Id, images), token).ConfigureAwait(false);
+                copied += images.Count;
+            }
+            finally
+            {
+                pg.Lock.Release();
+            }
+        }
+        await pg.Lock.WaitAsync(token).ConfigureAwait(false);
+        try
+        {
+            var log = _store.ReadLog(pg.Id, pg.Tail);
+            await _peers.RequestAsync(osd, OsdMessages.Activate, new ActivateRequest(pg.Id, info with { Tail = pg.Tail }, false, log).Encode(), token).ConfigureAwait(false);
+        }
+        finally
+        {
+            pg.Lock.Release();
+        }
+        _log.LogInformation("pg {Pg}: osd.{Osd} recovered ({Kind}, {Count} objects, {Ms} ms)", pg.Id, osd, plan.Kind, copied, clock.ElapsedMilliseconds);
+    }
+
+    /// <summary>Objects copied per recovery message: one synced batch on the receiver.</summary>
+    private const int RecoveryBatch = 64;
+
+    /// <summary>Groups of names of at most <see cref="RecoveryBatch"/> objects or about 8 MiB of stored data.</summary>
+    private IEnumerable<List<string>> Batches(PgId pg, IEnumerable<string> names)
+    {
+        var batch = new List<string>();
+        long bytes = 0;
+        foreach (var name in names)
+        {
+            batch.Add(name);
+            bytes += _store.Stat(pg, name)?.Size ?? 0;
+            if (batch.Count >= RecoveryBatch || bytes >= 8 << 20)
+            {
+                yield return batch;
+                batch = [];
+                bytes = 0;
+            }
+        }
+        if (batch.Count > 0)
+            yield return batch;
+    }
+
+    private ObjectImage Export(PgId pg, string name)
+    {
+        var (meta, records) = _store.ExportObject(pg, name);
+        return new ObjectImage(name, meta, records);
+    }
+
+    private static StoreTransaction Replace(PgId pg, IEnumerable<ObjectImage> images)
+    {
+        var tx = new StoreTransaction(pg, PgVersion.Zero);
+        foreach (var image in images)
+            tx.ReplaceObject(image.Name, image.Meta, image.Records);
+        return tx;
+    }
+
+    /// <summary>Object names of a local PG, page by page (the listing may change between pages; recovery copies what exists).</summary>
+    private IEnumerable<string> AllObjects(PgId pg)
+    {
+        string? after = null;
+        while (true)
+        {
+            var page = _store.ListObjects(pg, after, ListPage);
+            foreach (var name in page.Names)
+                yield return name;
+            if (page.Next is null)
+                yield break;
+            after = page.Next;
+        }
+    }
+
+    // ---- the peer side -----------------------------------------------------------------------------
+
+    private ReadOnlyMemory<byte> QueryPg(ReadOnlySpan<byte> payload)
+    {
+        var pg = DecodePg(payload);
+        var w = new WireWriter();
+        if (_store.GetPgInfo(pg) is not { } raw)
+            return w.Bool(false).ToArray();
+        w.Bool(true);
+        PgInfo.Decode(raw).Encode(w);
+        Wire.Version(w, _store.LogHead(pg)?.Version ?? PgVersion.Zero);
+        return w.ToArray();
+    }
+
+    private static PeerState? DecodePeerState(int osd, ReadOnlySpan<byte> bytes)
+    {
+        var r = new WireReader(bytes, "pg query reply");
+        if (!r.Bool())
+            return null;
+        var info = PgInfo.Decode(ref r);
+        var head = Wire.Version(ref r);
+        r.End();
+        return new PeerState(osd, info, head);
+    }
+
+    private ReadOnlyMemory<byte> ReadLog(ReadOnlySpan<byte> payload)
+    {
+        var r = new WireReader(payload, "pg log request");
+        var pg = Wire.Pg(ref r);
+        var after = Wire.Version(ref r);
+        r.End();
+        return Wire.Entries(_store.ReadLog(pg, after));
+    }
+
+    private ReadOnlyMemory<byte> PullObject(ReadOnlySpan<byte> payload)
+    {
+        var r = new WireReader(payload, "pull request");
+        var pg = Wire.Pg(ref r);
+        var names = new string[r.Count()];
+        for (int i = 0; i < names.Length; i++) names[i] = r.String();
+        r.End();
+        return EncodeImages(pg, names.Select(name => Export(pg, name)).ToList());
+    }
+
+    private async Task<ReadOnlyMemory<byte>> PushObjectsAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        var (pg, images) = DecodeImages(payload.Span);
+        await _store.CommitAsync(Replace(pg, images), cancellationToken).ConfigureAwait(false);
+        return ReadOnlyMemory<byte>.Empty;
+    }
+
+    private static byte[] EncodeNames(PgId pg, IReadOnlyCollection<string> names)
+    {
+        var w = new WireWriter();
+        Wire.Pg(w, pg);
+        return w.List(names, (w, n) => w.String(n)).ToArray();
+    }
+
+    private static byte[] EncodeImages(PgId pg, IReadOnlyCollection<ObjectImage> images)
+    {
+        var w = new WireWriter(64 + (int)Math.Min(int.MaxValue / 2, images.Sum(i => i.Bytes)));
+        Wire.Pg(w, pg);
+        return w.List(images, (w, i) => i.Encode(w)).ToArray();
+    }
+
+    private static (PgId Pg, ObjectImage[] Images) DecodeImages(ReadOnlySpan<byte> bytes)
+    {
+        var r = new WireReader(bytes, "object images");
+        var pg = Wire.Pg(ref r);
+        var images = new ObjectImage[r.Count()];
+        for (int i = 0; i < images.Length; i++) images[i] = ObjectImage.Decode(ref r);
+        r.End();
+        return (pg, images);
+    }
+
+    private async Task<ReadOnlyMemory<byte>> ActivateAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        var request = ActivateRequest.Decode(payload.Span);
+        if (request.Wipe)
+            await _store.RemovePgAsync(request.Pg).ConfigureAwait(false);
+        var tx = new StoreTransaction(request.Pg, PgVersion.Zero).SetPgInfo(request.Info.Encode());
+        if (request.Log is { } log)
+            tx.ResetLog(log);
+        await _store.CommitAsync(tx, cancellationToken).ConfigureAwait(false);
+        return ReadOnlyMemory<byte>.Empty;
+    }
+
+    private ReadOnlyMemory<byte> ListPg(ReadOnlySpan<byte> payload)
+    {
+        var r = new WireReader(payload, "pg listing request");
+        var pg = Wire.Pg(ref r);
+        var after = r.NullableString();
+        r.End();
+        var page = _store.ListObjects(pg, after, ListPage);
+        return new WireWriter().List(page.Names, (w, n) => w.String(n)).Bool(page.Next is not null).ToArray();
+    }
+
+    private async Task<ReadOnlyMemory<byte>> RemoveStrayAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        var pg = DecodePg(payload.Span);
+        // Never drop a copy this OSD serves in its own (possibly newer) map.
+        if (_pgs.TryGetValue(pg, out var placement) && placement.Interval is { } interval && interval.Acting.Contains(_config.Id))
+            return ReadOnlyMemory<byte>.Empty;
+        await _store.RemovePgAsync(pg).WaitAsync(cancellationToken).ConfigureAwait(false);
+        _log.LogInformation("pg {Pg}: stray copy removed", pg);
+        return ReadOnlyMemory<byte>.Empty;
+    }
+
+    private static byte[] EncodePg(PgId pg)
+    {
+        var w = new WireWriter();
+        Wire.Pg(w, pg);
+        return w.ToArray();
+    }
+
+    private static PgId DecodePg(ReadOnlySpan<byte> bytes)
+    {
+        var r = new WireReader(bytes, "pg id");
+        var pg = Wire.Pg(ref r);
+        r.End();
+        return pg;
+    }
+
+    private static byte[] EncodeVersionRequest(PgId pg, PgVersion after)
+    {
+        var w = new WireWriter();
+        Wire.Pg(w, pg);
+        Wire.Version(w, after);
+        return w.ToArray();
+    }
+}
+
+/// <summary>Primary → member: record this info; wipe the PG first (backfill); adopt this log (recovery done).</summary>
+internal sealed record ActivateRequest(PgId Pg, PgInfo Info, bool Wipe, IReadOnlyList<PgLogEntry>? Log)
+{
+    public byte[] Encode()
+    {
+        var w = new WireWriter();
+        Wire.Pg(w, Pg);
+        Info.Encode(w);
+        w.Bool(Wipe).Bool(Log is not null);
+        if (Log is not null)
+            w.List(Log, Wire.Entry);
+        return w.ToArray();
+    }
+
+    public static ActivateRequest Decode(ReadOnlySpan<byte> bytes)
+    {
+        var r = new WireReader(bytes, "activate");
+        var pg = Wire.Pg(ref r);
+        var info = PgInfo.Decode(ref r);
+        bool wipe = r.Bool();
+        PgLogEntry[]? log = null;
+        if (r.Bool())
+        {
+            log = new PgLogEntry[r.Count()];
+            for (int i = 0; i < log.Length; i++) log[i] = Wire.Entry(ref r);
+        }
+        r.End();
+        return new ActivateRequest(pg, info, wipe, log);
+    }
+}
