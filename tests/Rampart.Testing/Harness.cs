@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 
 namespace Rampart.Testing;
 
@@ -26,17 +25,21 @@ public static class RampartCli
 public static class Wait
 {
     /// <summary>Polls a condition until it holds or the deadline passes; the message says what was awaited.</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
+    public static Task UntilAsync(Func<Task<bool>> condition, TimeSpan limit, string what) => UntilAsync(condition, limit, () => what);
+
+    /// <summary>Like the other, with the message computed at the deadline (to include the last state seen).</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan limit, Func<string> what)
     {
         var clock = Stopwatch.StartNew();
         Exception? last = null;
         while (clock.Elapsed < limit)
         {
             try { if (await condition()) return; last = null; }
-            catch (Exception e) when (e is SocketException or IOException or InvalidOperationException or OperationCanceledException) { last = e; }
+            // Daemons restarting, elections, maps in flight: any failure here is "not yet".
+            catch (Exception e) when (e is not OutOfMemoryException) { last = e; }
             await Task.Delay(20);
         }
-        throw new TimeoutException($"not within {limit.TotalSeconds:0.#} s: {what}{(last is null ? "" : $" (last error: {last.Message})")}");
+        throw new TimeoutException($"not within {limit.TotalSeconds:0.#} s: {what()}{(last is null ? "" : $" (last error: {last.Message})")}");
     }
 
     public static Task UntilAsync(Func<bool> condition, TimeSpan limit, string what) =>

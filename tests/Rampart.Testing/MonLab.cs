@@ -45,17 +45,22 @@ public sealed class MonLab : IDisposable
     public string ConfWithKeyring(string keyring) =>
         WriteFile($"{keyring}.conf", File.ReadAllText(Conf).Replace("keyring = keyring", $"keyring = {keyring}", StringComparison.Ordinal));
 
-    public void Start(string name)
+    public void Start(string name) => StartDaemon(name, $"mon.{name}", ["mon", "run", "--id", name, "-c", Conf]);
+
+    /// <summary>Starts any rampart daemon, known as <paramref name="key"/> to <see cref="Crash"/> and <see cref="Stop"/>.</summary>
+    public void StartDaemon(string key, string label, string[] args)
     {
-        var info = new ProcessStartInfo(RampartCli.Path, ["mon", "run", "--id", name, "-c", Conf])
+        var info = new ProcessStartInfo(RampartCli.Path, args)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        var process = new RouterProcess(Process.Start(info)!, $"mon.{name}", null);
-        _running[name] = process;
+        var process = new RouterProcess(Process.Start(info)!, label, null);
+        _running[key] = process;
         _all.Add(process);
     }
+
+    public bool IsRunning(string key) => _running.TryGetValue(key, out var p) && !p.HasExited;
 
     public void StartAll()
     {
@@ -134,7 +139,7 @@ public sealed class MonLab : IDisposable
         try { Directory.Delete(Dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    private static int[] FreePorts(int count)
+    public static int[] FreePorts(int count)
     {
         var ports = new List<int>();
         while (ports.Count < count)

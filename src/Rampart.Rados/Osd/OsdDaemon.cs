@@ -62,7 +62,7 @@ public sealed partial class OsdDaemon : IAsyncDisposable
         var daemon = new OsdDaemon(config, store, logs.CreateLogger($"osd.{config.Id}"));
         try
         {
-            await daemon.RefreshAuthAsync(cancellationToken).ConfigureAwait(false);
+            await daemon.FirstContactAsync(cancellationToken).ConfigureAwait(false);
             daemon._server = new MessageServer(config.Address, daemon.Lookup, daemon.HandleAsync);
             daemon._server.Start();
             daemon._mon.MapReceived += map => daemon._maps.Writer.TryWrite(map);
@@ -79,6 +79,25 @@ public sealed partial class OsdDaemon : IAsyncDisposable
         }
         daemon._log.LogInformation("osd.{Id} listening on {Address}, host {Host}, data {Data}", config.Id, config.Address, config.Host, config.DataDirectory);
         return daemon;
+    }
+
+    /// <summary>Monitors started at the same moment may not listen yet: keep trying for a while.</summary>
+    private async Task FirstContactAsync(CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            try
+            {
+                await RefreshAuthAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (MonClientException e) when (DateTime.UtcNow < deadline && !e.Message.Contains("authentication failed", StringComparison.Ordinal))
+            {
+                _log.LogInformation("waiting for the monitors: {Reason}", e.Message);
+                await Task.Delay(500, cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
     private async Task BootAsync(CancellationToken cancellationToken)

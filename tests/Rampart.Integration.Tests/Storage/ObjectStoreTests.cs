@@ -1,0 +1,279 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Rampart.Rados.Auth;
+using Rampart.Rados.Client;
+using Rampart.Rados.Messaging;
+using Rampart.Rados.Osd;
+using Rampart.Rados.Osd.Store;
+using Rampart.Rados.Placement;
+using Rampart.Testing;
+
+namespace Rampart.Integration.Tests.Storage;
+
+/// <summary>3 monitors and 4 OSDs as real processes on 127.0.0.1; pool "data" of size 3.</summary>
+public sealed class ObjectStoreTests : IDisposable
+{
+    private const string Pool = "data";
+    private readonly StorageLab _lab = new(osds: 4);
+
+    public void Dispose() => _lab.Dispose();
+
+    private static byte[] Content(string name, int version = 0) => Encoding.UTF8.GetBytes($"{name} v{version} " + new string('x', name.Length * 37 % 5000));
+
+    private static async Task WriteAsync(IoContext io, int count, string prefix = "obj", int version = 0)
+    {
+        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 8 },
+            async (i, token) => await io.WriteFullAsync($"{prefix}-{i}", Content($"{prefix}-{i}", version), token));
+    }
+
+    private static async Task AssertAllAsync(IoContext io, int count, string prefix = "obj", int version = 0)
+    {
+        for (int i = 0; i < count; i++)
+            Assert.Equal(Content($"{prefix}-{i}", version), await io.ReadAllAsync($"{prefix}-{i}"));
+    }
+
+    /// <summary>Deep-scrubs every PG of the pool; returns the inconsistencies reported.</summary>
+    private static async Task<List<string>> DeepScrubAllAsync(RadosClient client)
+    {
+        var found = new List<string>();
+        foreach (var pg in client.Map.PgsOf(Pool))
+            found.AddRange((await client.ScrubAsync(pg, deep: true)).Inconsistent);
+        return found;
+    }
+
+    [Fact]
+    public async Task Objects_and_omap_round_trip_through_the_cli()
+    {
+        await _lab.StartAsync(Pool);
+        string file = _lab.Mons.WriteFile("input.bin", string.Concat(Enumerable.Range(0, 20000).Select(i => (char)('a' + i % 26))));
+        await _lab.OkAsync("rados", "-p", Pool, "put", "big", file);
+        string output = Path.Combine(_lab.Mons.Dir, "output.bin");
+        await _lab.OkAsync("rados", "-p", Pool, "get", "big", output);
+        Assert.Equal(await File.ReadAllBytesAsync(file), await File.ReadAllBytesAsync(output));
+        Assert.Contains("size 20000", await _lab.OkAsync("rados", "-p", Pool, "stat", "big"), StringComparison.Ordinal);
+
+        await _lab.OkAsync("rados", "-p", Pool, "setomapval", "dir", "alpha", "1");
+        await _lab.OkAsync("rados", "-p", Pool, "setomapval", "dir", "beta", "2");
+        Assert.Equal("2\n", await _lab.OkAsync("rados", "-p", Pool, "getomapval", "dir", "beta"));
+        Assert.Equal("alpha\nbeta\n", await _lab.OkAsync("rados", "-p", Pool, "listomapkeys", "dir"));
+        Assert.Equal(["big", "dir"], (await _lab.OkAsync("rados", "-p", Pool, "ls")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Order());
+
+        var map = await _lab.OkAsync("pg", "map", Pool, "big");
+        Assert.Matches(@"object 'big' -> pg \d+\.[0-9a-f]+ -> up \(\[\d,\d,\d\], p\d\)", map);
+
+        await _lab.OkAsync("rados", "-p", Pool, "rm", "big");
+        var (exit, _, err) = await _lab.RunAsync("rados", "-p", Pool, "get", "big", output);
+        Assert.Equal(1, exit);
+        Assert.StartsWith("Error ENOENT", err, StringComparison.Ordinal);
+        Assert.Contains("32 active+clean", await _lab.OkAsync("pg", "stat"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Killing_the_primary_during_writes_loses_no_acknowledged_write_and_io_resumes_within_10_s()
+    {
+        await _lab.StartAsync(Pool);
+        await using var client = await _lab.ConnectAsync();
+        var io = client.OpenPool(Pool);
+        var acked = new System.Collections.Concurrent.ConcurrentDictionary<string, byte[]>();
+        var clock = Stopwatch.StartNew();
+        long lastAck = 0, maxGap = 0;
+        var gapLock = new Lock();
+        using var stop = new CancellationTokenSource();
+        int next = -1;
+        async Task Writer()
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                string name = $"stream-{Interlocked.Increment(ref next)}";
+                var data = Content(name);
+                await io.WriteFullAsync(name, data);
+                acked[name] = data;
+                lock (gapLock)
+                {
+                    long now = clock.ElapsedMilliseconds;
+                    maxGap = Math.Max(maxGap, now - lastAck);
+                    lastAck = now;
+                }
+            }
+        }
+        var writers = Enumerable.Range(0, 4).Select(_ => Task.Run(Writer)).ToArray();
+        await Wait.UntilAsync(() => acked.Count >= 200, TimeSpan.FromSeconds(30), "200 writes acknowledged");
+        int victim = client.Map.Primary(client.Map.Locate(Pool, $"stream-{next + 1}"))!.Value;
+        _lab.CrashOsd(victim);
+        int atKill = acked.Count;
+        await Wait.UntilAsync(() => acked.Count >= atKill + 500, TimeSpan.FromSeconds(30), "500 more writes after the kill");
+        stop.Cancel();
+        await Task.WhenAll(writers);
+
+        Assert.True(maxGap < 10_000, $"writes stalled {maxGap} ms");
+        foreach (var (name, data) in acked)
+            Assert.Equal(data, await io.ReadAllAsync(name));
+        Assert.False(client.Map.FindOsd(victim)!.Up);
+    }
+
+    [Fact]
+    public async Task The_cluster_carries_on_when_the_monitor_leader_is_killed()
+    {
+        await _lab.StartAsync(Pool);
+        string leader = (await _lab.Mons.LeaderAsync())!;
+        _lab.Mons.Crash(leader);
+        await using var client = await _lab.ConnectAsync();
+        var io = client.OpenPool(Pool);
+        await WriteAsync(io, 50);
+        await AssertAllAsync(io, 50);
+        await Wait.UntilAsync(async () => await _lab.Mons.LeaderAsync() is { } l && l != leader, TimeSpan.FromSeconds(30), "a new leader");
+        await _lab.OkAsync("pool", "create", "after-leader-loss", "--pg-num", "8");
+    }
+
+    [Fact]
+    public async Task A_restarted_osd_catches_up_to_active_clean_with_identical_replicas()
+    {
+        await _lab.StartAsync(Pool);
+        await using var client = await _lab.ConnectAsync();
+        var io = client.OpenPool(Pool);
+        await WriteAsync(io, 100);
+        _lab.CrashOsd(1);
+        await Wait.UntilAsync(() => !client.Map.FindOsd(1)!.Up, TimeSpan.FromSeconds(10), "osd.1 marked down");
+        await WriteAsync(io, 100, version: 1);       // overwrites while it is away
+        await WriteAsync(io, 100, prefix: "new");    // and new objects
+        await io.RemoveAsync("obj-7");
+        _lab.StartOsd(1);
+        await _lab.WaitForCleanAsync();
+        Assert.Empty(await DeepScrubAllAsync(client));
+        await io.WriteFullAsync("obj-7", Content("obj-7", 1));
+        await AssertAllAsync(io, 100, version: 1);
+        await AssertAllAsync(io, 100, prefix: "new");
+    }
+
+    [Fact]
+    public async Task An_osd_marked_out_has_its_data_backfilled_to_the_others()
+    {
+        await _lab.StartAsync(Pool);
+        await using var client = await _lab.ConnectAsync();
+        var io = client.OpenPool(Pool);
+        await WriteAsync(io, 150);
+        await _lab.OkAsync("osd", "out", "3");
+        await _lab.WaitForCleanAsync();
+        Assert.DoesNotContain(client.Map.PgsOf(Pool), pg => client.Map.ActingSet(pg).Contains(3));
+        Assert.Empty(await DeepScrubAllAsync(client));
+        await AssertAllAsync(io, 150);
+        // Its copies are strays once the new acting sets are clean: removed.
+        await Wait.UntilAsync(async () => (await PgSummary.CollectAsync(client)).Osds[3].StoredPgs == 0, TimeSpan.FromSeconds(30), "osd.3 holds no PG");
+    }
+
+    [Fact]
+    public async Task Deep_scrub_finds_a_corrupted_chunk_and_repairs_it_from_a_good_copy()
+    {
+        await _lab.StartAsync(Pool);
+        await using var client = await _lab.ConnectAsync();
+        var io = client.OpenPool(Pool);
+        await io.WriteFullAsync("victim", Content("victim"));
+        var pg = client.Map.Locate(Pool, "victim");
+        int replica = client.Map.ActingSet(pg)[1];
+        Assert.True(_lab.StopOsd(replica));
+        using (var store = ObjectStore.Open(_lab.OsdData(replica)))
+            store.CorruptChunkForTesting(pg, "victim", 0);
+        _lab.StartOsd(replica);
+        await _lab.WaitForCleanAsync();
+
+        var first = await _lab.OkAsync("pg", "deep-scrub", pg.ToString());
+        Assert.Contains("1 inconsistent, 1 repaired", first, StringComparison.Ordinal);
+        Assert.Contains($"victim on osd.{replica}: stored chunk fails its crc32c", first, StringComparison.Ordinal);
+        Assert.Contains("0 inconsistent, 0 repaired", await _lab.OkAsync("pg", "deep-scrub", pg.ToString()), StringComparison.Ordinal);
+        Assert.Equal(Content("victim"), await io.ReadAllAsync("victim"));
+    }
+
+    [Fact]
+    public async Task The_whole_cluster_stopped_and_started_again_has_all_its_data()
+    {
+        await _lab.StartAsync(Pool);
+        await using (var client = await _lab.ConnectAsync())
+        {
+            var io = client.OpenPool(Pool);
+            await WriteAsync(io, 100);
+            await io.OmapSetAsync("index", [new("k", Encoding.UTF8.GetBytes("v"))]);
+        }
+        foreach (int id in _lab.OsdIds)
+            Assert.True(_lab.StopOsd(id));
+        foreach (var mon in _lab.Mons.Names)
+            Assert.True(_lab.Mons.Stop(mon));
+
+        _lab.Mons.StartAll();
+        foreach (int id in _lab.OsdIds)
+            _lab.StartOsd(id);
+        await _lab.Mons.WaitForLeaderAsync();
+        await _lab.WaitForCleanAsync();
+        await using var again = await _lab.ConnectAsync();
+        var pool = again.OpenPool(Pool);
+        await AssertAllAsync(pool, 100);
+        Assert.Equal("v", Encoding.UTF8.GetString((await pool.OmapGetAsync("index", ["k"]))["k"]));
+    }
+
+    [Fact]
+    public async Task A_wrong_key_or_missing_caps_are_refused_with_a_clear_error()
+    {
+        await _lab.StartAsync(Pool);
+        await _lab.OkAsync("pool", "create", "other", "--pg-num", "8");
+        await _lab.OkAsync("auth", "get-or-create", "client.reader", "mon", "allow r", "osd", "allow r pool=data", "-o", Path.Combine(_lab.Mons.Dir, "reader.keyring"));
+        await _lab.OkAsync("rados", "-p", Pool, "put", "doc", _lab.Conf);
+        string conf = _lab.Mons.ConfWithKeyring("reader.keyring");
+
+        await _lab.OkAsync("rados", "-p", Pool, "stat", "doc", "-c", conf, "--id", "reader");
+        var (exit, _, err) = await _lab.RunAsync("rados", "-p", Pool, "put", "doc", _lab.Conf, "-c", conf, "--id", "reader");
+        Assert.Equal(1, exit);
+        Assert.Contains("Error EACCES: client.reader may not write pool 'data'", err, StringComparison.Ordinal);
+        (exit, _, err) = await _lab.RunAsync("rados", "-p", "other", "ls", "-c", conf, "--id", "reader");
+        Assert.Equal(1, exit);
+        Assert.Contains("Error EACCES: client.reader may not read pool 'other'", err, StringComparison.Ordinal);
+
+        _lab.Mons.WriteFile("wrong.keyring", $"[client.reader]\n\tkey = {MonLab.NewKey()}\n");
+        (exit, _, err) = await _lab.RunAsync("rados", "-p", Pool, "stat", "doc", "-c", _lab.Mons.ConfWithKeyring("wrong.keyring"), "--id", "reader");
+        Assert.Equal(1, exit);
+        Assert.Contains("authentication failed for client.reader: wrong key", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Malformed_and_truncated_frames_never_crash_an_osd()
+    {
+        await _lab.StartAsync(Pool);
+        await using var client = await _lab.ConnectAsync();
+        var target = IPEndPoint.Parse(client.Map.FindOsd(0)!.Address);
+        var random = new Random(7);
+        for (int i = 0; i < 20; i++)
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(target);
+            var garbage = new byte[random.Next(1, 200)];
+            random.NextBytes(garbage);
+            if (i % 2 == 0)
+                garbage[0] = Frame.Magic; // passes the first check, fails the header CRC or stalls truncated
+            await socket.SendAsync(garbage);
+            socket.Shutdown(SocketShutdown.Send);
+        }
+
+        // Authenticated, but the op payloads are truncated or mutated.
+        var admin = Keyring.Load(Path.Combine(_lab.Mons.Dir, "keyring")).Find(EntityName.Parse("client.admin"))!;
+        await using var connection = await Connection.ConnectAsync(target, admin.Name, admin.Key);
+        var valid = new OpRequest(client.Map.FindPool(Pool)!.Id, 0, "x", client.Map.Epoch, "r1", SnapContext.Empty, null, [ObjectOp.WriteFull(new byte[100])]).Encode();
+        for (int cut = 0; cut < valid.Length; cut += 7)
+        {
+            var error = await Assert.ThrowsAsync<RemoteRequestException>(() => connection.RequestAsync(OsdMessages.ClientOp, valid.AsMemory(0, cut)));
+            Assert.StartsWith("Error EINVAL: malformed client op", error.Message, StringComparison.Ordinal);
+        }
+        for (int i = 0; i < 50; i++)
+        {
+            var mutated = (byte[])valid.Clone();
+            mutated[random.Next(mutated.Length)] ^= (byte)random.Next(1, 256);
+            try { await connection.RequestAsync(OsdMessages.ClientOp, mutated); }
+            catch (RemoteRequestException) { }
+        }
+
+        var io = client.OpenPool(Pool);
+        await io.WriteFullAsync("after", Content("after"));
+        Assert.Equal(Content("after"), await io.ReadAllAsync("after"));
+        Assert.True(_lab.Mons.IsRunning("osd.0"));
+        Assert.True(client.Map.FindOsd(0)!.Up);
+    }
+}
