@@ -57,11 +57,13 @@ public sealed partial class OsdDaemon
     {
         if (request.ReqId.Length > 0 && pg.Dups.TryGetValue(request.ReqId, out var done))
             return done;
-        if (request.Ops.Any(o => o.Code == OpCode.Remove) && _store.Stat(pg.Id, request.Object) is null)
+        var existing = _store.Stat(pg.Id, request.Object);
+        if (existing is null && request.Ops.Any(o => o.Code == OpCode.Remove))
             throw new KeyNotFoundException($"Error ENOENT: object '{request.Object}' does not exist");
         var version = new PgVersion((uint)interval.Epoch, pg.Head.Seq + 1);
-        var kind = request.Ops[^1].Code == OpCode.Remove ? PgLogOp.Delete : PgLogOp.Modify;
-        var prior = _store.Stat(pg.Id, request.Object)?.Version ?? PgVersion.Zero;
+        bool removes = request.Ops[^1].Code == OpCode.Remove;
+        var kind = removes ? PgLogOp.Delete : PgLogOp.Modify;
+        var prior = existing?.Version ?? PgVersion.Zero;
         var entry = new PgLogEntry(version, kind, request.Object, request.ReqId, prior);
         long mtime = DateTimeOffset.UtcNow.UtcTicks;
 
@@ -94,6 +96,7 @@ public sealed partial class OsdDaemon
             throw new InvalidOperationException($"Error EAGAIN: pg {pg.Id}: a replica did not take write {version}: {e.Message}");
         }
         pg.Head = version;
+        pg.Objects += removes ? -1 : existing is null ? 1 : 0;
         if (newInfo is not null)
         {
             pg.Info = newInfo;

@@ -65,6 +65,7 @@ public sealed partial class OsdDaemon
                 pg.Info = info;
                 pg.Head = head;
                 pg.Tail = tail;
+                pg.Objects = AllObjects(pg.Id).LongCount();
                 pg.Dups.Clear();
                 foreach (var e in authLog)
                 {

@@ -193,16 +193,7 @@ public sealed partial class OsdDaemon
         {
             if (pg.Interval is not { } interval || interval.Primary != _config.Id)
                 continue;
-            int objects = 0;
-            string? after = null;
-            do
-            {
-                var page = _store.ListObjects(pg.Id, after, 10_000);
-                objects += page.Names.Count;
-                after = page.Next;
-            }
-            while (after is not null);
-            pgs.Add(new PgStat(pg.Id.ToString(), pg.State, interval.Acting, objects, pg.Head.ToString(), pg.LastScrub, pg.LastDeepScrub));
+            pgs.Add(new PgStat(pg.Id.ToString(), pg.State, interval.Acting, pg.Objects, pg.Head.ToString(), pg.LastScrub, pg.LastDeepScrub));
         }
         long used = new DirectoryInfo(_store.Path).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
         var stats = new OsdStats(_config.Id, _map?.Epoch ?? 0, used, _store.ListPgs().Count, pgs);
@@ -210,7 +201,7 @@ public sealed partial class OsdDaemon
     }
 }
 
-public sealed record PgStat(string PgId, string State, IReadOnlyList<int> Acting, int Objects, string Version, DateTimeOffset LastScrub, DateTimeOffset LastDeepScrub);
+public sealed record PgStat(string PgId, string State, IReadOnlyList<int> Acting, long Objects, string Version, DateTimeOffset LastScrub, DateTimeOffset LastDeepScrub);
 
 /// <summary>One OSD's report: the PGs it leads, how many PGs it stores any data of, and its disk use.</summary>
 public sealed record OsdStats(int Osd, long Epoch, long UsedBytes, int StoredPgs, IReadOnlyList<PgStat> Pgs);

@@ -49,6 +49,8 @@ internal sealed class PlacementGroup(PgId id)
     public PgVersion Tail { get; set; }
     public Dictionary<string, PgVersion> Dups { get; } = new(StringComparer.Ordinal);
     public PgInfo Info { get; set; } = PgInfo.Empty;
+    /// <summary>Objects in the PG: counted at activation, then kept by each write (for `pg stat` without a listing).</summary>
+    public long Objects { get; set; }
     public DateTimeOffset LastScrub { get; set; } = DateTimeOffset.UtcNow;
     public DateTimeOffset LastDeepScrub { get; set; } = DateTimeOffset.UtcNow;
 
