@@ -60,6 +60,8 @@ public sealed class MonLab : IDisposable
         _all.Add(process);
     }
 
+    public RouterProcess Daemon(string key) => _running[key];
+
     public bool IsRunning(string key) => _running.TryGetValue(key, out var p) && !p.HasExited;
 
     public void StartAll()

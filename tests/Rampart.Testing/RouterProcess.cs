@@ -49,6 +49,12 @@ public sealed partial class RouterProcess : IDisposable
 
     public void Hangup() => Kill(_process.Id, 1);
 
+    /// <summary>SIGSTOP: the process freezes with its sockets open — a hung host, as peers see it (no reset).</summary>
+    public void Freeze() => Kill(_process.Id, 19);
+
+    /// <summary>SIGCONT.</summary>
+    public void Thaw() => Kill(_process.Id, 18);
+
     public async Task<DaemonStatus> StatusAsync()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));

@@ -138,8 +138,21 @@ public sealed class RadosClient : IAsyncDisposable
             {
                 var connection = await ConnectAsync(primary, map.Osds[primary].Address, cancellationToken).ConfigureAwait(false);
                 var request = new OpRequest(pg.PoolId, pg.Seed, objectName, map.Epoch, reqId, snaps, readSnap, ops);
-                var frame = await connection.RequestAsync(OsdMessages.ClientOp, request.Encode(), cancellationToken).ConfigureAwait(false);
-                return OpReply.Decode(frame.Payload.Span);
+                var pending = connection.RequestAsync(OsdMessages.ClientOp, request.Encode(), cancellationToken);
+                // A primary that vanished without a reset never answers: move on as soon as the map names another one.
+                while (!pending.IsCompleted)
+                {
+                    Task changed;
+                    lock (_lock)
+                        changed = _newMap.Task;
+                    await Task.WhenAny(pending, changed).ConfigureAwait(false);
+                    if (!pending.IsCompleted && _map.Primary(pg) != primary)
+                    {
+                        _ = pending.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                        throw new TimeoutException($"pg {pg} moved from osd.{primary} at epoch {_map.Epoch}");
+                    }
+                }
+                return OpReply.Decode((await pending.ConfigureAwait(false)).Payload.Span);
             }
             catch (RemoteRequestException e) when (e.Message.StartsWith("Error EAGAIN", StringComparison.Ordinal) || e.Message.StartsWith("Error ESTALE", StringComparison.Ordinal))
             {
