@@ -120,14 +120,27 @@ public sealed class RadosClient : IAsyncDisposable
         CancellationToken cancellationToken, PgId? pgOverride = null)
     {
         string reqId = $"{_mon.Entity}.{_nonce}:{Interlocked.Increment(ref _tid)}";
+        var frame = await ToPrimaryAsync(OsdMessages.ClientOp,
+            map => pgOverride ?? map.Locate(map.FindPool(poolId) ?? throw new RadosException($"Error ENOENT: pool {poolId} does not exist (any more)"), objectName),
+            (map, pg) => new OpRequest(pg.PoolId, pg.Seed, objectName, map.Epoch, reqId, snaps, readSnap, ops).Encode(),
+            cancellationToken).ConfigureAwait(false);
+        return OpReply.Decode(frame.Payload.Span);
+    }
+
+    /// <summary>
+    /// Sends a request to the primary of the PG <paramref name="locate"/> picks in the current map, and resends — to
+    /// whoever the newest map names — on EAGAIN/ESTALE, a lost connection or a primary that stops answering, until
+    /// <see cref="OpTimeout"/>. Any other refusal is a <see cref="RadosException"/> at once.
+    /// </summary>
+    private async Task<Frame> ToPrimaryAsync(ushort type, Func<ClusterMap, PgId> locate, Func<ClusterMap, PgId, byte[]> payload, CancellationToken cancellationToken)
+    {
         var deadline = DateTime.UtcNow + OpTimeout;
         string last = "no attempt yet";
         PgId pg = default;
         while (DateTime.UtcNow < deadline)
         {
             var map = _map;
-            var pool = map.FindPool(poolId) ?? throw new RadosException($"Error ENOENT: pool {poolId} does not exist (any more)");
-            pg = pgOverride ?? map.Locate(pool, objectName);
+            pg = locate(map);
             if (map.Primary(pg) is not { } primary)
             {
                 last = $"pg {pg} has no OSD up";
@@ -137,8 +150,7 @@ public sealed class RadosClient : IAsyncDisposable
             try
             {
                 var connection = await ConnectAsync(primary, map.Osds[primary].Address, cancellationToken).ConfigureAwait(false);
-                var request = new OpRequest(pg.PoolId, pg.Seed, objectName, map.Epoch, reqId, snaps, readSnap, ops);
-                var pending = connection.RequestAsync(OsdMessages.ClientOp, request.Encode(), cancellationToken);
+                var pending = connection.RequestAsync(type, payload(map, pg), cancellationToken);
                 // A primary that vanished without a reset never answers: move on as soon as the map names another one.
                 while (!pending.IsCompleted)
                 {
@@ -152,7 +164,7 @@ public sealed class RadosClient : IAsyncDisposable
                         throw new TimeoutException($"pg {pg} moved from osd.{primary} at epoch {_map.Epoch}");
                     }
                 }
-                return OpReply.Decode((await pending.ConfigureAwait(false)).Payload.Span);
+                return await pending.ConfigureAwait(false);
             }
             catch (RemoteRequestException e) when (e.Message.StartsWith("Error EAGAIN", StringComparison.Ordinal) || e.Message.StartsWith("Error ESTALE", StringComparison.Ordinal))
             {
@@ -218,40 +230,16 @@ public sealed class RadosClient : IAsyncDisposable
     /// <summary>Asks the PG's primary to scrub it now and waits for the report.</summary>
     public async Task<ScrubResult> ScrubAsync(PgId pg, bool deep, CancellationToken cancellationToken = default)
     {
-        var deadline = DateTime.UtcNow + OpTimeout;
-        string last = "";
-        while (DateTime.UtcNow < deadline)
-        {
-            var map = _map;
-            if (map.FindPool(pg.PoolId) is not { } pool || pg.Seed >= pool.PgNum)
-                throw new RadosException($"Error ENOENT: pg {pg} does not exist");
-            if (map.Primary(pg) is { } primary)
+        var frame = await ToPrimaryAsync(OsdMessages.Scrub,
+            map => map.FindPool(pg.PoolId) is { } pool && pg.Seed < pool.PgNum ? pg : throw new RadosException($"Error ENOENT: pg {pg} does not exist"),
+            (_, _) =>
             {
-                try
-                {
-                    var connection = await ConnectAsync(primary, map.Osds[primary].Address, cancellationToken).ConfigureAwait(false);
-                    var w = new WireWriter();
-                    Wire.Pg(w, pg);
-                    var frame = await connection.RequestAsync(OsdMessages.Scrub, w.Bool(deep).ToArray(), cancellationToken).ConfigureAwait(false);
-                    return System.Text.Json.JsonSerializer.Deserialize(frame.Payload.Span, OsdJsonContext.Default.ScrubResult)!;
-                }
-                catch (RemoteRequestException e) when (e.Message.StartsWith("Error EAGAIN", StringComparison.Ordinal))
-                {
-                    last = e.Message;
-                }
-                catch (RemoteRequestException e)
-                {
-                    throw new RadosException(e.Message);
-                }
-                catch (Exception e) when (e is ConnectionClosedException or TimeoutException or IOException or SocketException)
-                {
-                    last = e.Message;
-                    Forget(primary);
-                }
-            }
-            await WaitForMapAsync(map.Epoch, TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
-        }
-        throw new RadosException($"Error ETIMEDOUT: pg {pg} could not be scrubbed within {OpTimeout.TotalSeconds:0} s ({last})");
+                var w = new WireWriter();
+                Wire.Pg(w, pg);
+                return w.Bool(deep).ToArray();
+            },
+            cancellationToken).ConfigureAwait(false);
+        return System.Text.Json.JsonSerializer.Deserialize(frame.Payload.Span, OsdJsonContext.Default.ScrubResult)!;
     }
 
     public async ValueTask DisposeAsync()
