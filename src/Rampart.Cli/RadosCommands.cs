@@ -95,9 +95,10 @@ internal static class RadosCommands
         mode.AcceptOnlyFromAmong("write", "seq", "rand");
         var size = new Option<string>("-b") { Description = "Object size (write), e.g. 4096, 4K, 4M", DefaultValueFactory = _ => "4M" };
         var threads = new Option<int>("-t") { Description = "Ops in flight", DefaultValueFactory = _ => 16 };
+        var objects = new Option<long>("--objects") { Description = "write: cycle over this many objects (overwrites) instead of a new one per op" };
         var noCleanup = new Option<bool>("--no-cleanup") { Description = "Keep the written objects (for a later seq or rand run)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var bench = common.Add(new Command("bench", "Write or read objects for SECONDS with -t ops in flight; ops/s, MB/s, latency percentiles.") { seconds, mode, size, threads, noCleanup, json });
+        var bench = common.Add(new Command("bench", "Write or read objects for SECONDS with -t ops in flight; ops/s, MB/s, latency percentiles.") { seconds, mode, size, threads, objects, noCleanup, json });
         bench.SetAction(common.RunRados(async (r, client, token) =>
         {
             var io = client.OpenPool(r.GetValue(pool)!);
@@ -107,7 +108,7 @@ internal static class RadosCommands
                 throw new ArgumentException("Error EINVAL: -t must be 1..1024 and SECONDS at least 1");
             bool quiet = r.GetValue(json) || Console.IsOutputRedirected;
             var result = await RadosBench.RunAsync(io, r.GetValue(mode)!, TimeSpan.FromSeconds(r.GetValue(seconds)), blockSize, t,
-                quiet ? null : Console.WriteLine, token);
+                Math.Max(0, r.GetValue(objects)), quiet ? null : Console.WriteLine, token);
             if (result.Mode == "write" && !r.GetValue(noCleanup))
                 await RadosBench.CleanupAsync(io, token);
             Console.Write(r.GetValue(json) ? result.Json() + "\n" : result.Text());

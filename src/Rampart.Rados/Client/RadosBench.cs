@@ -45,8 +45,10 @@ public static class RadosBench
 {
     private const string Metadata = "benchmark_last_metadata";
 
+    /// <param name="objects">write only: when positive, write over this many objects round-robin (overwrites,
+    /// like a block image's objects) instead of a new object per op.</param>
     public static async Task<BenchResult> RunAsync(IoContext pool, string mode, TimeSpan duration, int blockSize, int concurrency,
-        Action<string>? progress = null, CancellationToken cancellationToken = default)
+        long objects = 0, Action<string>? progress = null, CancellationToken cancellationToken = default)
     {
         if (mode is not ("write" or "seq" or "rand"))
             throw new ArgumentException($"unknown bench mode '{mode}' (write, seq or rand)", nameof(mode));
@@ -86,7 +88,7 @@ public static class RadosBench
                 long n = Interlocked.Increment(ref next);
                 if (mode == "seq" && n >= count)
                     return;
-                string name = prefix + (mode == "rand" ? Random.Shared.NextInt64(count) : n);
+                string name = prefix + (mode == "rand" ? Random.Shared.NextInt64(count) : objects > 0 ? n % objects : n);
                 long start = Stopwatch.GetTimestamp();
                 try
                 {
@@ -117,7 +119,7 @@ public static class RadosBench
         {
             await pool.OmapSetAsync(Metadata, [
                 new("prefix", Encoding.UTF8.GetBytes(prefix)),
-                new("count", Encoding.UTF8.GetBytes(all.Length.ToString(CultureInfo.InvariantCulture))),
+                new("count", Encoding.UTF8.GetBytes((objects > 0 ? Math.Min(objects, all.Length) : all.Length).ToString(CultureInfo.InvariantCulture))),
                 new("size", Encoding.UTF8.GetBytes(blockSize.ToString(CultureInfo.InvariantCulture)))], cancellationToken).ConfigureAwait(false);
         }
         double Pct(double q) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(q * all.Length))];

@@ -99,7 +99,7 @@ public sealed record OpResult
         var data = r.Bytes();
         ObjectStat? stat = null;
         if (r.Bool())
-            stat = new ObjectStat(r.String(), r.I64(), new PgVersion(r.U32(), r.U64()), new DateTimeOffset(r.I64(), TimeSpan.Zero));
+            stat = new ObjectStat(r.String(), r.I64(), new PgVersion(r.U32(), r.U64()), new DateTimeOffset(r.Ticks(), TimeSpan.Zero));
         var pairs = new KeyValuePair<string, byte[]>[r.Count()];
         for (int i = 0; i < pairs.Length; i++) pairs[i] = new(r.String(), r.Bytes());
         var names = new string[r.Count()];

@@ -82,11 +82,13 @@ public sealed partial class OsdDaemon
             }
             _log.LogDebug("pg {Pg} active at epoch {Epoch} on [{Acting}], head {Head}", pg.Id, interval.Epoch, string.Join(",", interval.Acting), head);
 
-            foreach (var (osd, plan) in plans.Where(p => p.Value.Kind != RecoveryKind.None))
+            var waiting = plans.Where(p => p.Value.Kind != RecoveryKind.None).ToList();
+            while (waiting.Count > 0)
             {
+                var (osd, plan) = waiting[0];
                 await RecoverPeerAsync(pg, interval, osd, plan, info).ConfigureAwait(false);
-                var left = plans.Count(p => p.Value.Kind != RecoveryKind.None && p.Key > osd);
-                pg.State = Peering.ActiveState(interval.Acting.Length, interval.Pool.Size, left, plan.Kind == RecoveryKind.Backfill && left > 0);
+                waiting.RemoveAt(0);
+                pg.State = Peering.ActiveState(interval.Acting.Length, interval.Pool.Size, waiting.Count, waiting.Any(p => p.Value.Kind == RecoveryKind.Backfill));
             }
             pg.State = Peering.ActiveState(interval.Acting.Length, interval.Pool.Size, 0, false);
             // Copies outside the acting set are strays now that the acting set is complete.

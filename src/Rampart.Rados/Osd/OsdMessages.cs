@@ -120,7 +120,7 @@ public sealed record RepOpRequest(PgId Pg, long Epoch, PgLogEntry Entry, SnapCon
         long epoch = r.I64();
         var entry = Wire.Entry(ref r);
         var snaps = WireSnaps.Read(ref r);
-        long mtime = r.I64();
+        long mtime = r.Ticks();
         var ops = new ObjectOp[r.Count()];
         for (int i = 0; i < ops.Length; i++) ops[i] = ObjectOp.Decode(ref r);
         PgInfo? info = r.Bool() ? PgInfo.Decode(ref r) : null;
@@ -173,8 +173,14 @@ internal static class Wire
         Version(w, e.PriorVersion);
     }
 
-    public static PgLogEntry Entry(ref WireReader r) =>
-        new(Version(ref r), (PgLogOp)r.U8(), r.String(), r.String(), Version(ref r));
+    public static PgLogEntry Entry(ref WireReader r)
+    {
+        var version = Version(ref r);
+        byte op = r.U8();
+        if (!Enum.IsDefined((PgLogOp)op))
+            throw new FormatException($"Error EINVAL: unknown PG log op {op}");
+        return new(version, (PgLogOp)op, r.String(), r.String(), Version(ref r));
+    }
 
     public static byte[] Entries(IReadOnlyCollection<PgLogEntry> entries)
     {

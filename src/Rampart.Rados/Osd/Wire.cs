@@ -99,6 +99,14 @@ internal ref struct WireReader(ReadOnlySpan<byte> data, string what)
 
     public byte[] Bytes() => Take(I32()).ToArray();
 
+    /// <summary>A time as UTC ticks, refused when outside what DateTimeOffset can hold.</summary>
+    public long Ticks()
+    {
+        long ticks = I64();
+        return ticks >= 0 && ticks <= DateTimeOffset.MaxValue.UtcTicks ? ticks
+            : throw new FormatException($"Error EINVAL: malformed {_what}: time {ticks} out of range");
+    }
+
     public string String() => Encoding.UTF8.GetString(Take(I32()));
 
     public string? NullableString() => Bool() ? String() : null;
