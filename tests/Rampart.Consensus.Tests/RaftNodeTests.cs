@@ -17,6 +17,19 @@ public sealed class RaftNodeTests
     }
 
     [Fact]
+    public async Task Start_SingleNode_ElectsItselfCommitsAndKeepsStateAcrossRestart()
+    {
+        await using var cluster = await TestCluster.StartAsync(size: 1);
+        Assert.Equal(0, await cluster.WaitForLeaderAsync(ElectionDeadline));
+        await cluster.ProposeAsync(0, "alone");
+        await cluster.StopNodeAsync(0);
+        await cluster.StartNodeAsync(0);
+        Assert.Equal(0, await cluster.WaitForLeaderAsync(ElectionDeadline));
+        await cluster.Nodes[0]!.ReadBarrierAsync(CancellationToken.None);
+        Assert.Equal(["alone"], cluster.Machines[0].Commands);
+    }
+
+    [Fact]
     public async Task Propose_OnLeader_AppliedInSameOrderOnAllNodes()
     {
         await using var cluster = await TestCluster.StartAsync();

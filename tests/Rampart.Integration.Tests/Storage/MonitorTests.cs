@@ -106,3 +106,23 @@ public sealed class MonitorTests : IDisposable
         Assert.Equal("", await _lab.OkAsync("pool", "ls"));
     }
 }
+
+/// <summary>The smallest cluster the issue allows: one monitor.</summary>
+public sealed class SingleMonitorTests : IDisposable
+{
+    private readonly MonLab _lab = new("a");
+
+    public void Dispose() => _lab.Dispose();
+
+    [Fact]
+    public async Task One_monitor_leads_alone_and_keeps_its_pools_across_a_restart()
+    {
+        _lab.StartAll();
+        Assert.Equal("a", await _lab.WaitForLeaderAsync());
+        await _lab.OkAsync("pool", "create", "solo", "--pg-num", "8");
+        Assert.True(_lab.Stop("a"));
+        _lab.Start("a");
+        Assert.Equal("a", await _lab.WaitForLeaderAsync());
+        Assert.Equal("solo\n", await _lab.OkAsync("pool", "ls"));
+    }
+}
