@@ -57,7 +57,8 @@ internal static class AdminCommands
         public Func<ParseResult, CancellationToken, Task<int>> RunRados(Func<ParseResult, RadosClient, CancellationToken, Task<int>> body) =>
             Run(async (r, mon, token) =>
             {
-                await using var rados = await RadosClient.ConnectAsync(mon, token);
+                var conf = RampartConf.Load(RampartConf.Resolve(r.GetValue(Conf)));
+                await using var rados = await RadosClient.ConnectAsync(mon, RadosClient.OpTimeoutFrom(conf, mon.Entity.ToString()), token);
                 return await body(r, rados, token);
             });
     }

@@ -60,12 +60,20 @@ public sealed class RadosClient : IAsyncDisposable
 
     public MonClient Monitors => _mon;
 
-    public static Task<RadosClient> ConnectAsync(RampartConf conf, string? entity = null, CancellationToken cancellationToken = default) =>
-        ConnectAsync(MonClient.FromConf(conf, entity), cancellationToken);
-
-    public static async Task<RadosClient> ConnectAsync(MonClient mon, CancellationToken cancellationToken = default)
+    public static Task<RadosClient> ConnectAsync(RampartConf conf, string? entity = null, CancellationToken cancellationToken = default)
     {
-        var client = new RadosClient(mon, mon.Key);
+        var mon = MonClient.FromConf(conf, entity);
+        return ConnectAsync(mon, OpTimeoutFrom(conf, mon.Entity.ToString()), cancellationToken);
+    }
+
+    /// <summary>rados_osd_op_timeout (seconds) for the entity, else 30 s.</summary>
+    public static TimeSpan OpTimeoutFrom(RampartConf conf, string entity) =>
+        TimeSpan.FromSeconds(conf.GetInt(entity, "rados_osd_op_timeout", 30) is > 0 and var s ? s : 30);
+
+    /// <summary>Takes over <paramref name="mon"/> (disposed with the client).</summary>
+    public static async Task<RadosClient> ConnectAsync(MonClient mon, TimeSpan? opTimeout = null, CancellationToken cancellationToken = default)
+    {
+        var client = new RadosClient(mon, mon.Key) { OpTimeout = opTimeout ?? TimeSpan.FromSeconds(30) };
         try
         {
             client.OnMap(await mon.GetMapAsync(cancellationToken).ConfigureAwait(false));
