@@ -58,6 +58,10 @@ internal static partial class UpCommand
                 daemons.Add(Daemon.Start(dir, conf, $"osd.{id}", ["osd", "run", "--id", id.ToString(CultureInfo.InvariantCulture), "-c", conf]));
             Console.WriteLine($"rampart up: {MonNames.Length} monitors and {osdIds.Count} OSDs starting in {dir} (logs in {Path.Combine(dir, "log")})");
             await using var client = await ConnectAsync(parsed, token);
+            // pg_num follows the OSD count (~100 PGs per OSD): create the pool once every OSD has booted.
+            var booted = DateTime.UtcNow.AddSeconds(60);
+            while (client.Map.UpOsdCount < osdIds.Count && DateTime.UtcNow < booted)
+                await Task.Delay(200, token);
             var map = await client.Monitors.GetMapAsync(token);
             if (map.FindPool("rbd") is null)
             {

@@ -57,7 +57,7 @@ public sealed partial class OsdDaemon
     {
         if (request.ReqId.Length > 0 && pg.Dups.TryGetValue(request.ReqId, out var done))
             return done;
-        var existing = _store.Stat(pg.Id, request.Object);
+        var existing = _store.HeadStat(pg.Id, request.Object);
         if (existing is null && request.Ops.Any(o => o.Code == OpCode.Remove))
             throw new KeyNotFoundException($"Error ENOENT: object '{request.Object}' does not exist");
         var version = new PgVersion((uint)interval.Epoch, pg.Head.Seq + 1);

@@ -23,7 +23,7 @@ public sealed partial class UpCommandTests : IDisposable
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
-    /// <summary>Starts `rampart up` and waits until its status line says every PG is active+clean.</summary>
+    /// <summary>Starts `rampart up` and waits until its status line says every PG is active+clean (3 OSDs × 100 / size 3 → 128 PGs).</summary>
     private static async Task<(Process Process, List<string> Lines)> UpAsync(string dir)
     {
         var process = Process.Start(new ProcessStartInfo(RampartCli.Path, ["up", "--dir", dir, "--osds", "3"])
@@ -36,7 +36,7 @@ public sealed partial class UpCommandTests : IDisposable
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (lines) lines.Add(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await Wait.UntilAsync(() => { lock (lines) return Task.FromResult(lines.Any(l => l.Contains("HEALTH_OK", StringComparison.Ordinal) && l.Contains("128 active+clean", StringComparison.Ordinal))); },
+        await Wait.UntilAsync(() => { lock (lines) return Task.FromResult(lines.Any(l => l.Contains("HEALTH_OK", StringComparison.Ordinal) && l.Contains("| pgs 128 active+clean |", StringComparison.Ordinal))); },
             TimeSpan.FromSeconds(90), () => { lock (lines) return $"HEALTH_OK with 128 active+clean PGs in:\n{string.Join('\n', lines)}"; });
         return (process, lines);
     }

@@ -89,6 +89,13 @@ public sealed partial class ObjectStore
         return MetaAt(v, pg, name, snap)?.ToStat(name);
     }
 
+    /// <summary>Head metadata without a snapshot (one point read, queued writes included): the write path's existence check.</summary>
+    public ObjectStat? HeadStat(PgId pg, string name)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return GetCommittedOrPending(StoreKeys.MetaKey(pg, name)) is { } raw && MetaRecord.Decode(raw) is { Whiteout: false } m ? m.ToStat(name) : null;
+    }
+
     /// <summary>
     /// Reads up to <paramref name="length"/> bytes at <paramref name="offset"/>, clipped to the object
     /// size; holes read as zeros. Every chunk's CRC-32C is checked (<see cref="ChunkCorruptException"/>).
