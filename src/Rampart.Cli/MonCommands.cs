@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Microsoft.Extensions.Logging;
 using Rampart.Rados.Config;
 using Rampart.Rados.Mon;
 
@@ -21,44 +20,10 @@ internal static class MonCommands
         var conf = AdminCommands.ConfOption();
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug details too" };
         var run = new Command("run", "Run a monitor in the foreground (Ctrl-C or SIGTERM stops it). A new cluster forms when the monitors of the conf first meet.") { id, conf, verbose };
-        run.SetAction(async (result, token) =>
-        {
-            MonitorConfig config;
-            try
-            {
-                config = MonitorConfig.FromConf(RampartConf.Load(RampartConf.Resolve(result.GetValue(conf))), result.GetValue(id)!);
-            }
-            catch (Exception e) when (e is Rampart.Common.Config.ConfigException or FormatException or IOException)
-            {
-                Console.Error.WriteLine($"rampart mon run: {e.Message}");
-                return 1;
-            }
-            using var logs = Logs.Create(result.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
-            var log = logs.CreateLogger("mon");
-            MonitorDaemon daemon;
-            try
-            {
-                daemon = await MonitorDaemon.StartAsync(config, logs, token);
-            }
-            catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
-            {
-                Console.Error.WriteLine($"rampart mon run: mon.{config.Name} cannot start on {config.Address}: {e.Message}");
-                return 1;
-            }
-            await using (daemon)
-            {
-                try
-                {
-                    await Task.Delay(Timeout.Infinite, token);
-                }
-                catch (OperationCanceledException)
-                {
-                    log.LogInformation("mon.{Name}: stopping", config.Name);
-                }
-            }
-            log.LogInformation("mon.{Name}: stopped", config.Name);
-            return 0;
-        });
+        run.SetAction((result, token) => Foreground.RunAsync("mon run",
+            () => MonitorConfig.FromConf(RampartConf.Load(RampartConf.Resolve(result.GetValue(conf))), result.GetValue(id)!),
+            config => $"mon.{config.Name} on {config.Address}", result.GetValue(verbose),
+            MonitorDaemon.StartAsync, daemon => daemon.DisposeAsync().AsTask(), token));
         return run;
     }
 }
