@@ -91,8 +91,7 @@ public sealed partial class OsdDaemon
         {
             // The write may now be on some members only: the PG must re-peer before anything else is ordered.
             _log.LogWarning("pg {Pg}: write {Version} not replicated everywhere: {Reason}", pg.Id, version, e.Message);
-            pg.State = "peering";
-            interval.Active.TrySetCanceled();
+            Repeer(pg, interval, TimeSpan.FromMilliseconds(200));
             throw new InvalidOperationException($"Error EAGAIN: pg {pg.Id}: a replica did not take write {version}: {e.Message}");
         }
         pg.Head = version;
@@ -107,6 +106,22 @@ public sealed partial class OsdDaemon
         if (pg.Dups.Count > LogKeep + LogSlack)
             pg.Dups.Clear(); // the log still has them; a resend that old is long timed out
         return version;
+    }
+
+    /// <summary>Starts the interval over (same acting set): peering settles what a failed write left on some members only.
+    /// If a member really died, the next map supersedes this.</summary>
+    private void Repeer(PlacementGroup pg, PgInterval interval, TimeSpan after)
+    {
+        if (!ReferenceEquals(pg.Interval, interval) || _stopping.IsCancellationRequested)
+            return;
+        var again = interval.Renew();
+        pg.StartInterval(again);
+        _ = Task.Run(async () =>
+        {
+            try { await Task.Delay(after, again.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { return; }
+            await PeerAsync(pg, again).ConfigureAwait(false);
+        });
     }
 
     private static PgVersion Successor(PgVersion v) => new(v.Epoch, v.Seq + 1);
@@ -178,12 +193,13 @@ public sealed partial class OsdDaemon
         }
     }
 
-    /// <summary>A replica applies the primary's write. Refused from an OSD that is no longer primary in a newer map.</summary>
-    private async Task<ReadOnlyMemory<byte>> RepOpAsync(RepOpRequest request, CancellationToken cancellationToken)
+    /// <summary>A replica applies the primary's write. Refused when this OSD's newer map names another primary for the PG
+    /// (the sender was deposed). Epochs alone cannot decide: two OSDs may first see the same interval at different epochs.</summary>
+    private async Task<ReadOnlyMemory<byte>> RepOpAsync(Connection connection, RepOpRequest request, CancellationToken cancellationToken)
     {
         if (_map is { } map && map.Epoch > request.Epoch && _pgs.TryGetValue(request.Pg, out var pg)
-            && pg.Interval is { } interval && interval.Epoch > request.Epoch)
-            throw new InvalidOperationException($"Error ESTALE: pg {request.Pg} moved to a new interval at epoch {interval.Epoch}");
+            && pg.Interval is { } interval && $"osd.{interval.Primary}" != connection.Session.Entity.ToString())
+            throw new InvalidOperationException($"Error ESTALE: pg {request.Pg} is led by osd.{interval.Primary} at epoch {map.Epoch}");
         await _store.CommitAsync(Transaction(request), cancellationToken).ConfigureAwait(false);
         return ReadOnlyMemory<byte>.Empty;
     }

@@ -98,29 +98,15 @@ public sealed partial class OsdDaemon
                     await _peers.RequestAsync(stray.Osd, OsdMessages.RemovePg, EncodePg(pg.Id), token).ConfigureAwait(false);
             }
         }
-        catch (Exception e) when (token.IsCancellationRequested && e is OperationCanceledException or PeerUnavailableException or RemoteRequestException)
+        catch (Exception) when (token.IsCancellationRequested)
         {
             // A newer interval took over.
         }
-        catch (Exception e) when (e is PeerUnavailableException or RemoteRequestException or ChunkCorruptException or OperationCanceledException)
+        catch (Exception e)
         {
-            pg.State = "peering";
+            // Usually a peer that is about to be marked down (the next map supersedes this); otherwise try again.
             _log.LogWarning("pg {Pg}: peering at epoch {Epoch} stopped: {Reason}; retrying", pg.Id, interval.Epoch, e.Message);
-            _ = RetryPeeringAsync(pg, interval);
-        }
-    }
-
-    /// <summary>A peer that failed mid-peering is usually marked down within moments (a new interval); if not, try again.</summary>
-    private async Task RetryPeeringAsync(PlacementGroup pg, PgInterval interval)
-    {
-        try
-        {
-            await Task.Delay(TimeSpan.FromSeconds(1), interval.Token).ConfigureAwait(false);
-            if (ReferenceEquals(pg.Interval, interval))
-                await PeerAsync(pg, interval).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
+            Repeer(pg, interval, TimeSpan.FromSeconds(1));
         }
     }
 

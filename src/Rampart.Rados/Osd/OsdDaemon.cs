@@ -175,7 +175,7 @@ public sealed partial class OsdDaemon : IAsyncDisposable
         RequirePeer(connection);
         return request.Type switch
         {
-            OsdMessages.RepOp => await RepOpAsync(RepOpRequest.Decode(request.Payload.Span), cancellationToken).ConfigureAwait(false),
+            OsdMessages.RepOp => await RepOpAsync(connection, RepOpRequest.Decode(request.Payload.Span), cancellationToken).ConfigureAwait(false),
             OsdMessages.PgQuery => QueryPg(request.Payload.Span),
             OsdMessages.PgLog => ReadLog(request.Payload.Span),
             OsdMessages.PullObject => PullObject(request.Payload.Span),

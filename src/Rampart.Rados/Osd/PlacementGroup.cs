@@ -27,6 +27,9 @@ internal sealed class PgInterval(long epoch, PoolInfo pool, int[] acting, long[]
 
     private long[] UpFromValues => upFrom;
 
+    /// <summary>The same interval, started over (a fresh activation), e.g. after a write failed on a member.</summary>
+    public PgInterval Renew() => new(Epoch, Pool, Acting, upFrom);
+
     public void Cancel()
     {
         Active.TrySetCanceled();
