@@ -299,9 +299,10 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
                     return error;
                 if (n < 1)
                     return Refuse("EINVAL", $"specified pg_num {n} must be > 0");
-                if (n < pool.PgNum)
-                    return Refuse("EEXIST", $"specified pg_num {n} < current {pool.PgNum}; pg_num can only grow");
-                updated = pool with { PgNum = (uint)n };
+                if (n != pool.PgNum)
+                    // OSDs do not split PGs yet: objects placed by the old pg_num would become unreachable.
+                    return Refuse("EOPNOTSUPP", $"pg_num of pool '{pool.Name}' cannot change ({pool.PgNum} -> {n}): PG splitting is not implemented yet; create a new pool with the pg_num you want");
+                updated = pool;
                 break;
             }
             case "crush_rule":

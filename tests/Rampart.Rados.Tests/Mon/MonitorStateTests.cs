@@ -211,7 +211,6 @@ public class MonitorStateTests
         Assert.Equal(e + 1, s1.Map.Epoch);
 
         Assert.Equal(3, Ok(state, new PoolSet("rbd", "min_size", "3")).Map.FindPool("rbd")!.MinSize);
-        Assert.Equal(64u, Ok(state, new PoolSet("rbd", "pg_num", "64")).Map.FindPool("rbd")!.PgNum);
         Assert.Same(state, state.Apply(new PoolSet("rbd", "pg_num", "16")).Next);
         Assert.Equal("rbd", Ok(state, new PoolSet("rbd", "application", "rbd")).Map.FindPool("rbd")!.Application);
 
@@ -223,7 +222,9 @@ public class MonitorStateTests
         Assert.Equal("Error EINVAL: pool size must be between 1 and 10", Refused(state, new PoolSet("rbd", "size", "0")).Message);
         Assert.Equal("Error EINVAL: error parsing integer value 'two'", Refused(state, new PoolSet("rbd", "size", "two")).Message);
         Assert.Equal("Error EINVAL: pool min_size must be between 1 and size, which is set to 3", Refused(state, new PoolSet("rbd", "min_size", "4")).Message);
-        Assert.Equal("Error EEXIST: specified pg_num 8 < current 16; pg_num can only grow", Refused(state, new PoolSet("rbd", "pg_num", "8")).Message);
+        Assert.Equal("Error EOPNOTSUPP: pg_num of pool 'rbd' cannot change (16 -> 64): PG splitting is not implemented yet; create a new pool with the pg_num you want",
+            Refused(state, new PoolSet("rbd", "pg_num", "64")).Message);
+        Assert.StartsWith("Error EOPNOTSUPP: pg_num of pool 'rbd' cannot change (16 -> 8)", Refused(state, new PoolSet("rbd", "pg_num", "8")).Message, StringComparison.Ordinal);
         Assert.Equal("Error ENOENT: crush rule fast does not exist", Refused(state, new PoolSet("rbd", "crush_rule", "fast")).Message);
         Assert.Equal("Error EINVAL: unrecognized variable 'pgp_nun'", Refused(state, new PoolSet("rbd", "pgp_nun", "1")).Message);
     }
