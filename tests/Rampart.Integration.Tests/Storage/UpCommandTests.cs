@@ -65,6 +65,7 @@ public sealed partial class UpCommandTests : IDisposable
 
         Assert.Equal(0, Kill(first.Id, 2)); // Ctrl-C
         Assert.True(first.WaitForExit(TimeSpan.FromSeconds(30)), "up did not stop within 30 s");
+        first.WaitForExit(); // the timed overload can return before the redirected output has been read to its end
         lock (lines)
             Assert.True(first.ExitCode == 0, $"up exited {first.ExitCode}:\n{string.Join('\n', lines)}");
         lock (lines)
