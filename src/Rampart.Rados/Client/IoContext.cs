@@ -28,6 +28,10 @@ public sealed class IoContext(RadosClient client, PoolInfo pool)
 
     public Task CreateAsync(string name, CancellationToken token = default) => Submit(name, token, ObjectOp.Create());
 
+    /// <summary>Several steps on one object, applied atomically (all or none); the results in order.</summary>
+    public async Task<IReadOnlyList<OpResult>> OperateAsync(string name, IReadOnlyList<ObjectOp> ops, CancellationToken token = default) =>
+        (await Submit(name, token, [.. ops]).ConfigureAwait(false)).Results;
+
     public Task RemoveAsync(string name, CancellationToken token = default) => Submit(name, token, ObjectOp.Remove());
 
     /// <summary>Reads up to <paramref name="length"/> bytes at <paramref name="offset"/> (fewer at the end of the object).</summary>
@@ -39,6 +43,13 @@ public sealed class IoContext(RadosClient client, PoolInfo pool)
     {
         var reply = await Submit(name, token, ObjectOp.Stat(), ObjectOp.Read(0, 64 << 20)).ConfigureAwait(false);
         return reply.Results[1].Data;
+    }
+
+    /// <summary>Byte ranges changed since snapshot <paramref name="fromSnap"/> (0: all data) as of <see cref="ReadSnap"/> or head, and the stat then (null: absent).</summary>
+    public async Task<(ObjectStat? Stat, IReadOnlyList<(long Offset, long Length)> Extents)> DiffAsync(string name, ulong fromSnap, CancellationToken token = default)
+    {
+        var result = (await Submit(name, token, ObjectOp.Diff(fromSnap)).ConfigureAwait(false)).Results[0];
+        return (result.Stat, result.Extents);
     }
 
     public async Task<ObjectStat> StatAsync(string name, CancellationToken token = default) =>

@@ -123,6 +123,20 @@ public sealed class RadosClient : IAsyncDisposable
     public IoContext OpenPool(string name) =>
         new(this, _map.FindPool(name) ?? throw new RadosException($"Error ENOENT: pool '{name}' does not exist"));
 
+    /// <summary>Allocates a self-managed snapshot id in <paramref name="pool"/> (RBD snapshots).</summary>
+    public async Task<ulong> CreateSelfManagedSnapAsync(string pool, CancellationToken cancellationToken = default)
+    {
+        var result = await _mon.CommandAsync(new Mon.SnapCreate(pool), cancellationToken).ConfigureAwait(false);
+        return result.Success && ulong.TryParse(result.Output, System.Globalization.CultureInfo.InvariantCulture, out var id) ? id : throw new RadosException(result.Message);
+    }
+
+    /// <summary>Releases a self-managed snapshot id: the OSDs trim what only it kept.</summary>
+    public async Task RemoveSelfManagedSnapAsync(string pool, ulong id, CancellationToken cancellationToken = default)
+    {
+        var result = await _mon.CommandAsync(new Mon.SnapRemove(pool, id), cancellationToken).ConfigureAwait(false);
+        if (!result.Success) throw new RadosException(result.Message);
+    }
+
     /// <summary>Sends one op on <paramref name="objectName"/> (or, for a PG listing, to <paramref name="pgOverride"/>) and resends until it is answered.</summary>
     internal async Task<OpReply> SubmitAsync(long poolId, string objectName, IReadOnlyList<ObjectOp> ops, SnapContext snaps, ulong? readSnap,
         CancellationToken cancellationToken, PgId? pgOverride = null)

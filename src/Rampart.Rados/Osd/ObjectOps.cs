@@ -19,6 +19,9 @@ public enum OpCode : byte
     OmapClear = 12,
     /// <summary>Lists the objects of the PG (the op's object name is ignored): names after <see cref="ObjectOp.After"/>, at most <see cref="ObjectOp.Length"/>.</summary>
     List = 13,
+    /// <summary>Byte ranges changed since snapshot <see cref="ObjectOp.Offset"/> (0: all data) up to the read snapshot or head:
+    /// <see cref="OpResult.Extents"/>, and the stat then (<see cref="OpResult.Stat"/> null if the object did not exist).</summary>
+    Diff = 14,
 }
 
 /// <summary>One step. Which fields matter depends on <see cref="Code"/>; the rest stay empty.</summary>
@@ -41,13 +44,15 @@ public sealed record ObjectOp(OpCode Code)
     public static ObjectOp WriteFull(ReadOnlyMemory<byte> data) => new(OpCode.WriteFull) { Data = data };
     public static ObjectOp Truncate(long size) => new(OpCode.Truncate) { Length = size };
     public static ObjectOp Remove() => new(OpCode.Remove);
-    public static ObjectOp Create() => new(OpCode.Create);
+    /// <summary>Creates the object if absent; <paramref name="exclusive"/> makes the whole op fail with EEXIST when it exists.</summary>
+    public static ObjectOp Create(bool exclusive = false) => new(OpCode.Create) { Length = exclusive ? 1 : 0 };
     public static ObjectOp OmapSet(IReadOnlyList<KeyValuePair<string, byte[]>> pairs) => new(OpCode.OmapSet) { Pairs = pairs };
     public static ObjectOp OmapGet(IReadOnlyList<string> keys) => new(OpCode.OmapGet) { Keys = keys };
     public static ObjectOp OmapRemove(IReadOnlyList<string> keys) => new(OpCode.OmapRemove) { Keys = keys };
     public static ObjectOp OmapList(string? after, int max) => new(OpCode.OmapList) { After = after, Length = max };
     public static ObjectOp OmapClear() => new(OpCode.OmapClear);
     public static ObjectOp List(string? after, int max) => new(OpCode.List) { After = after, Length = max };
+    public static ObjectOp Diff(ulong fromSnap) => new(OpCode.Diff) { Offset = (long)fromSnap };
 
     internal void Encode(WireWriter w)
     {
@@ -83,6 +88,8 @@ public sealed record OpResult
     public IReadOnlyList<string> Names { get; init; } = [];
     /// <summary>More entries follow (omap list, object list).</summary>
     public bool More { get; init; }
+    /// <summary>Changed byte ranges (diff).</summary>
+    public IReadOnlyList<(long Offset, long Length)> Extents { get; init; } = [];
 
     internal void Encode(WireWriter w)
     {
@@ -92,6 +99,7 @@ public sealed record OpResult
         w.List(Pairs, (w, p) => w.String(p.Key).Bytes(p.Value));
         w.List(Names, (w, n) => w.String(n));
         w.Bool(More);
+        w.List(Extents, (w, e) => w.I64(e.Offset).I64(e.Length));
     }
 
     internal static OpResult Decode(ref WireReader r)
@@ -104,6 +112,9 @@ public sealed record OpResult
         for (int i = 0; i < pairs.Length; i++) pairs[i] = new(r.String(), r.Bytes());
         var names = new string[r.Count()];
         for (int i = 0; i < names.Length; i++) names[i] = r.String();
-        return new OpResult { Data = data, Stat = stat, Pairs = pairs, Names = names, More = r.Bool() };
+        bool more = r.Bool();
+        var extents = new (long, long)[r.Count()];
+        for (int i = 0; i < extents.Length; i++) extents[i] = (r.I64(), r.I64());
+        return new OpResult { Data = data, Stat = stat, Pairs = pairs, Names = names, More = more, Extents = extents };
     }
 }

@@ -60,6 +60,8 @@ public sealed partial class OsdDaemon
         var existing = _store.HeadStat(pg.Id, request.Object);
         if (existing is null && request.Ops.Any(o => o.Code == OpCode.Remove))
             throw new KeyNotFoundException($"Error ENOENT: object '{request.Object}' does not exist");
+        if (existing is not null && request.Ops.Any(o => o.Code == OpCode.Create && o.Length != 0))
+            throw new InvalidOperationException($"Error EEXIST: object '{request.Object}' exists");
         var version = new PgVersion((uint)interval.Epoch, pg.Head.Seq + 1);
         bool removes = request.Ops[^1].Code == OpCode.Remove;
         var kind = removes ? PgLogOp.Delete : PgLogOp.Modify;
@@ -170,6 +172,11 @@ public sealed partial class OsdDaemon
                     {
                         var page = _store.OmapList(pg, name, op.After, (int)Math.Clamp(op.Length, 1, 100_000));
                         return new OpResult { Pairs = page.Entries, More = page.More };
+                    }
+                case OpCode.Diff:
+                    {
+                        var (stat, extents) = _store.Diff(pg, name, (ulong)op.Offset, snap);
+                        return new OpResult { Stat = stat, Extents = extents };
                     }
                 case OpCode.List:
                     {

@@ -97,6 +97,43 @@ public sealed partial class ObjectStore
     }
 
     /// <summary>
+    /// What changed in an object between snapshot <paramref name="from"/> (0: nothing before) and
+    /// <paramref name="to"/> (null: head): its stat at <paramref name="to"/> (null if absent then) and the
+    /// byte ranges, chunk-aligned and merged, whose content may differ — every chunk whose version seen at
+    /// <paramref name="to"/> was written at or after <paramref name="from"/>, or that vanished since.
+    /// </summary>
+    public (ObjectStat? Stat, List<(long Offset, long Length)> Extents) Diff(PgId pg, string name, ulong from, ulong? to)
+    {
+        using var v = OpenView();
+        var metaTo = MetaAt(v, pg, name, to);
+        var metaFrom = from == 0 ? null : MetaAt(v, pg, name, from);
+        var extents = new List<(long Offset, long Length)>();
+        void Add(long offset, long length)
+        {
+            if (length <= 0) return;
+            if (extents.Count > 0 && extents[^1].Offset + extents[^1].Length == offset)
+                extents[^1] = (extents[^1].Offset, extents[^1].Length + length);
+            else
+                extents.Add((offset, length));
+        }
+        long sizeTo = metaTo?.Size ?? 0, sizeFrom = metaFrom?.Size ?? 0, end = Math.Max(sizeTo, sizeFrom);
+        if (metaFrom is null || metaTo is null)
+            Add(0, end); // created, or removed, in between: all of it
+        else if (metaTo.Tag >= from)
+        {
+            var prefix = StoreKeys.ObjectPrefix(pg, name);
+            for (long chunk = 0; chunk * ChunkSize < end; chunk++)
+            {
+                var now = ChunkAt(v, prefix, chunk, to);
+                bool changed = now is { } c ? c.Tag >= from : ChunkAt(v, prefix, chunk, from) is not null;
+                if (changed)
+                    Add(chunk * ChunkSize, Math.Min(ChunkSize, end - chunk * ChunkSize));
+            }
+        }
+        return (metaTo?.ToStat(name), extents);
+    }
+
+    /// <summary>
     /// Reads up to <paramref name="length"/> bytes at <paramref name="offset"/>, clipped to the object
     /// size; holes read as zeros. Every chunk's CRC-32C is checked (<see cref="ChunkCorruptException"/>).
     /// </summary>
