@@ -29,6 +29,7 @@ public sealed partial class OsdDaemon
                     try { await RefreshAuthAsync(_stopping.Token).ConfigureAwait(false); }
                     catch (MonClientException e) { _log.LogWarning("auth refresh failed: {Reason}", e.Message); }
                 }
+                await TrimSnapsAsync().ConfigureAwait(false);
                 var now = DateTimeOffset.UtcNow;
                 foreach (var pg in _pgs.Values)
                 {
@@ -46,6 +47,25 @@ public sealed partial class OsdDaemon
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+
+    /// <summary>Drops the chunk versions only removed snapshots still saw, in every PG of a pool whose removed set grew.</summary>
+    private async Task TrimSnapsAsync()
+    {
+        if (_map is not { } map)
+            return;
+        foreach (var pg in _pgs.Values)
+        {
+            if (map.FindPool(pg.Id.PoolId) is not { RemovedSnaps.Count: > 0 } pool || pool.RemovedSnaps.Count <= pg.TrimmedSnaps || pg.Interval is null)
+                continue;
+            var remaining = new List<ulong>();
+            for (ulong s = 1; s <= pool.SnapSeq; s++)
+                if (!pool.RemovedSnaps.Contains(s)) remaining.Add(s);
+            int removed = await _store.TrimSnapsAsync(pg.Id, remaining).ConfigureAwait(false);
+            pg.TrimmedSnaps = pool.RemovedSnaps.Count;
+            if (removed > 0)
+                _log.LogInformation("pg {Pg}: trimmed {Count} snapshot versions", pg.Id, removed);
         }
     }
 

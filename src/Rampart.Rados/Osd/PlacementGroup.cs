@@ -54,6 +54,9 @@ internal sealed class PlacementGroup(PgId id)
     public PgInfo Info { get; set; } = PgInfo.Empty;
     /// <summary>Objects in the PG: counted at activation, then kept by each write (for `pg stat` without a listing).</summary>
     public long Objects { get; set; }
+    /// <summary>How many of the pool's removed snapshots this OSD's copy has been trimmed of (0 again after each new interval:
+    /// recovery may have brought old versions back).</summary>
+    public int TrimmedSnaps { get; set; }
     public DateTimeOffset LastScrub { get; set; } = DateTimeOffset.UtcNow;
     public DateTimeOffset LastDeepScrub { get; set; } = DateTimeOffset.UtcNow;
 
@@ -63,6 +66,7 @@ internal sealed class PlacementGroup(PgId id)
         Interval = next;
         Pool = next?.Pool ?? Pool;
         State = next is null ? "unknown" : next.Primary < 0 ? "stale" : "peering";
+        TrimmedSnaps = 0;
         old?.Cancel();
     }
 }

@@ -88,7 +88,7 @@ public sealed partial class Image : IBlockDevice
     }
 
     /// <summary>Bytes at the start of the image that read through from the parent where the clone has not written.</summary>
-    internal long ParentOverlap => Snap is { } s ? s.ParentOverlap : _header.Parent?.Overlap ?? 0;
+    public long ParentOverlap => Snap is { } s ? s.ParentOverlap : _header.Parent?.Overlap ?? 0;
 
     // ---- reads ---------------------------------------------------------------------------------
 
