@@ -1,0 +1,217 @@
+using System.IO.Hashing;
+using Rampart.Rados.Client;
+using Rampart.Rbd;
+using Rampart.Rbd.Images;
+using Rampart.Testing;
+
+namespace Rampart.Integration.Tests.Block;
+
+/// <summary>One cluster (3 monitors, 3 OSDs as processes, pool rbd of size 3) shared by the image tests.</summary>
+public sealed class BlockCluster : IAsyncLifetime
+{
+    public StorageLab Lab { get; } = new(osds: 3);
+    public RadosClient Client { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await Lab.StartAsync("rbd", pgNum: 32);
+        Client = await Lab.ConnectAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Client is not null) await Client.DisposeAsync();
+        Lab.Dispose();
+    }
+}
+
+/// <summary>Images, snapshots, clones and diffs on a real cluster, through the library and the `rampart rbd` CLI.</summary>
+public sealed class ImageTests(BlockCluster cluster) : IClassFixture<BlockCluster>
+{
+    private const int Order = 16; // 64 KiB objects: several objects even in a small image
+    private readonly RadosClient _client = cluster.Client;
+    private readonly StorageLab _lab = cluster.Lab;
+    private readonly RbdPool _pool = new(cluster.Client, "rbd");
+
+    private static byte[] Pattern(int seed, int length)
+    {
+        var bytes = new byte[length];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+
+    private async Task<Image> CreateAsync(string name, long size)
+    {
+        await _pool.CreateAsync(name, size, Order);
+        return await Image.OpenAsync(_client, new ImageSpec("rbd", name));
+    }
+
+    private async Task<byte[]> ReadAllAsync(string spec)
+    {
+        await using var image = await Image.OpenAsync(_client, ImageSpec.Parse(spec));
+        var bytes = new byte[image.Size];
+        await image.ReadAsync(0, bytes, default);
+        return bytes;
+    }
+
+    private async Task<string> FailAsync(params string[] args)
+    {
+        var (exit, stdout, stderr) = await _lab.RunAsync(args);
+        Assert.True(exit != 0, $"rampart {string.Join(' ', args)} should have failed: {stdout}");
+        Assert.Single(stderr.Trim().Split('\n'));
+        return stderr;
+    }
+
+    [Fact]
+    public async Task An_image_is_thin_and_reads_back_what_was_written()
+    {
+        await using var image = await CreateAsync("thin", 1 << 20);
+        Assert.All(await ReadAllAsync("thin"), b => Assert.Equal(0, b));
+        var data = Pattern(1, 100_000);
+        await image.WriteAsync(30_000, data, false, default);
+        var all = await ReadAllAsync("thin");
+        Assert.Equal(data, all[30_000..130_000]);
+        Assert.All(all[130_000..], b => Assert.Equal(0, b));
+        Assert.InRange(await image.UsedBytesAsync(), 100_000, 3 << Order); // only the objects written take space
+
+        await image.TrimAsync(0, 1 << 20, default);
+        Assert.All(await ReadAllAsync("thin"), b => Assert.Equal(0, b));
+        Assert.Equal(0, await image.UsedBytesAsync());
+        await Assert.ThrowsAsync<Rbd.Nbd.BlockDeviceException>(async () => await image.WriteAsync((1 << 20) - 10, new byte[20], false, default));
+    }
+
+    [Fact]
+    public async Task Snapshots_keep_what_they_saw_and_rollback_restores_it()
+    {
+        const int size = 1 << 20;
+        await using var image = await CreateAsync("snappy", size);
+        var v1 = Pattern(10, size);
+        await image.WriteAsync(0, v1, false, default);
+        await image.CreateSnapAsync("one");
+
+        var v2 = (byte[])v1.Clone();
+        Pattern(11, 4096).CopyTo(v2, 200_000);          // a small write inside one object
+        Pattern(12, 150_000).CopyTo(v2, 500_000);       // across objects
+        await image.WriteAsync(200_000, v2.AsMemory(200_000, 4096), false, default);
+        await image.WriteAsync(500_000, v2.AsMemory(500_000, 150_000), false, default);
+        await image.CreateSnapAsync("two");
+
+        await image.TrimAsync(0, 300_000, default);
+        await image.ResizeAsync(size / 2, allowShrink: true);
+        var head = await ReadAllAsync("snappy");
+        Assert.Equal(size / 2, head.Length);
+        Assert.All(head[..300_000], b => Assert.Equal(0, b));
+
+        Assert.Equal(v1, await ReadAllAsync("snappy@one"));
+        Assert.Equal(v2, await ReadAllAsync("snappy@two"));
+
+        await image.RollbackAsync("one");
+        Assert.Equal(v1, await ReadAllAsync("snappy"));
+        Assert.Equal(v2, await ReadAllAsync("snappy@two")); // rolling back changes head only
+
+        await image.RemoveSnapAsync("two");
+        Assert.Equal(v1, await ReadAllAsync("snappy@one"));
+        var listed = await _lab.OkAsync("rbd", "snap", "ls", "snappy");
+        Assert.Contains("one", listed, StringComparison.Ordinal);
+        Assert.DoesNotContain("two", listed, StringComparison.Ordinal);
+        Assert.Contains("Error ENOENT", await FailAsync("rbd", "export", "snappy@two", "-"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Clones_read_their_parent_copy_up_on_write_and_survive_flatten()
+    {
+        const int size = 512 * 1024;
+        var golden = Pattern(20, size);
+        await using (var parent = await CreateAsync("golden", size))
+        {
+            await parent.WriteAsync(0, golden, false, default);
+            await parent.CreateSnapAsync("base");
+        }
+        Assert.Contains("must be protected", await FailAsync("rbd", "clone", "golden@base", "rbd/vol"), StringComparison.Ordinal);
+        await _lab.OkAsync("rbd", "snap", "protect", "golden@base");
+        await _lab.OkAsync("rbd", "clone", "golden@base", "rbd/vol");
+        Assert.Equal("rbd/vol\n", await _lab.OkAsync("rbd", "children", "golden@base"));
+        Assert.Contains("parent: rbd/golden@base", await _lab.OkAsync("rbd", "info", "vol"), StringComparison.Ordinal);
+        Assert.Equal(golden, await ReadAllAsync("vol"));
+
+        var expected = (byte[])golden.Clone();
+        await using (var vol = await Image.OpenAsync(_client, ImageSpec.Parse("vol")))
+        {
+            var patch = Pattern(21, 1000);
+            patch.CopyTo(expected, 70_000);
+            await vol.WriteAsync(70_000, patch, false, default); // copy-up of object 1, then the patch
+            Assert.Equal(expected, await ReadAllAsync("vol"));
+            Assert.Equal(golden, await ReadAllAsync("golden"));
+            Assert.Equal(golden, await ReadAllAsync("golden@base"));
+        }
+        Assert.Contains("Error EBUSY", await FailAsync("rbd", "snap", "unprotect", "golden@base"), StringComparison.Ordinal);
+        Assert.Contains("Error EBUSY", await FailAsync("rbd", "snap", "rm", "golden@base"), StringComparison.Ordinal);
+
+        await _lab.OkAsync("rbd", "flatten", "vol");
+        Assert.Equal("", await _lab.OkAsync("rbd", "children", "golden@base"));
+        await _lab.OkAsync("rbd", "snap", "unprotect", "golden@base");
+        await _lab.OkAsync("rbd", "snap", "rm", "golden@base");
+        await _lab.OkAsync("rbd", "rm", "golden");
+        Assert.Equal(expected, await ReadAllAsync("vol"));
+        Assert.DoesNotContain("parent", await _lab.OkAsync("rbd", "info", "vol"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Export_diff_chains_rebuild_the_image_exactly_and_refuse_the_wrong_base()
+    {
+        const int size = 1 << 20;
+        string dir = _lab.Mons.Dir;
+        await using var source = await CreateAsync("src", size);
+        await source.WriteAsync(0, Pattern(30, size), false, default);
+        await source.CreateSnapAsync("d1");
+        await source.WriteAsync(123_456, Pattern(31, 70_000), false, default);
+        await source.TrimAsync(800_000, 100_000, default);
+        await source.ResizeAsync(size + 300_000, allowShrink: false);
+        await source.WriteAsync(size + 100_000, Pattern(32, 5000), false, default);
+        await source.CreateSnapAsync("d2");
+
+        await _lab.OkAsync("rbd", "export-diff", "src@d1", $"{dir}/full.diff");
+        await _lab.OkAsync("rbd", "export-diff", "--from-snap", "d1", "src@d2", $"{dir}/inc.diff");
+        Assert.True(new FileInfo($"{dir}/inc.diff").Length < size / 2, "the incremental diff carries only the changes");
+
+        await _lab.OkAsync("rbd", "create", "dst", "--size", "1M");
+        Assert.Contains("start snapshot 'd1'", await FailAsync("rbd", "import-diff", $"{dir}/inc.diff", "dst"), StringComparison.Ordinal);
+        await _lab.OkAsync("rbd", "import-diff", $"{dir}/full.diff", "dst");
+        Assert.Contains("already exists", await FailAsync("rbd", "import-diff", $"{dir}/full.diff", "dst"), StringComparison.Ordinal);
+
+        // A cut or foreign stream changes nothing.
+        var whole = await File.ReadAllBytesAsync($"{dir}/inc.diff");
+        await File.WriteAllBytesAsync($"{dir}/cut.diff", whole[..(whole.Length - 100)]);
+        Assert.Contains("truncated", await FailAsync("rbd", "import-diff", $"{dir}/cut.diff", "dst"), StringComparison.Ordinal);
+        await File.WriteAllTextAsync($"{dir}/foreign.diff", "QFI\u00fb this is not a diff");
+        Assert.Contains("not an rbd diff", await FailAsync("rbd", "import-diff", $"{dir}/foreign.diff", "dst"), StringComparison.Ordinal);
+        Assert.Equal(await ReadAllAsync("src@d1"), await ReadAllAsync("dst"));
+
+        await _lab.OkAsync("rbd", "import-diff", $"{dir}/inc.diff", "dst");
+        Assert.Equal(Crc64.Hash(await ReadAllAsync("src@d2")), Crc64.Hash(await ReadAllAsync("dst")));
+        Assert.Equal(await ReadAllAsync("src@d1"), await ReadAllAsync("dst@d1"));
+        Assert.Equal(await ReadAllAsync("src@d2"), await ReadAllAsync("dst@d2"));
+    }
+
+    [Fact]
+    public async Task Image_commands_refuse_bad_requests_with_the_reason()
+    {
+        await _lab.OkAsync("rbd", "create", "rbd/guarded", "--size", "8M");
+        Assert.Contains("already exists", await FailAsync("rbd", "create", "guarded", "--size", "1G"), StringComparison.Ordinal);
+        Assert.Contains("not a size", await FailAsync("rbd", "create", "other", "--size", "lots"), StringComparison.Ordinal);
+        Assert.Contains("--allow-shrink", await FailAsync("rbd", "resize", "guarded", "--size", "4M"), StringComparison.Ordinal);
+        Assert.Contains("does not exist", await FailAsync("rbd", "info", "nosuch"), StringComparison.Ordinal);
+        Assert.Contains("pool 'nopool' does not exist", await FailAsync("rbd", "ls", "nopool"), StringComparison.Ordinal);
+        await _lab.OkAsync("rbd", "snap", "create", "guarded@keep");
+        Assert.Contains("snap purge", await FailAsync("rbd", "rm", "guarded"), StringComparison.Ordinal);
+        Assert.Contains("read-only", (await Assert.ThrowsAsync<Rbd.Nbd.BlockDeviceException>(async () =>
+        {
+            await using var snap = await Image.OpenAsync(_client, ImageSpec.Parse("guarded@keep"));
+            await snap.WriteAsync(0, new byte[10], false, default);
+        })).Message, StringComparison.Ordinal);
+        await _lab.OkAsync("rbd", "snap", "purge", "guarded");
+        await _lab.OkAsync("rbd", "rename", "guarded", "renamed");
+        await _lab.OkAsync("rbd", "rm", "renamed");
+        Assert.DoesNotContain("renamed", await _lab.OkAsync("rbd", "ls"), StringComparison.Ordinal);
+    }
+}
