@@ -17,8 +17,11 @@ public sealed class IoContext(RadosClient client, PoolInfo pool)
 
     public ulong? ReadSnap { get; set; }
 
+    /// <summary>The pool snap generation <see cref="SnapContext"/> was read at; set, writes fail with EOLDSNAPC once the pool moved past it.</summary>
+    public ulong? SnapGuard { get; set; }
+
     private Task<OpReply> Submit(string name, CancellationToken token, params ObjectOp[] ops) =>
-        client.SubmitAsync(Pool.Id, name, ops, SnapContext, ops.Any(o => o.IsWrite) ? null : ReadSnap, token);
+        client.SubmitAsync(Pool.Id, name, ops, SnapContext, ops.Any(o => o.IsWrite) ? null : ReadSnap, token, snapGuard: SnapGuard);
 
     public Task WriteFullAsync(string name, ReadOnlyMemory<byte> data, CancellationToken token = default) => Submit(name, token, ObjectOp.WriteFull(data));
 

@@ -130,6 +130,21 @@ public sealed class RadosClient : IAsyncDisposable
         return result.Success && ulong.TryParse(result.Output, System.Globalization.CultureInfo.InvariantCulture, out var id) ? id : throw new RadosException(result.Message);
     }
 
+    /// <summary>Tells the pool's writers that an image's snapshot set changed (see <see cref="PoolInfo.SnapGeneration"/>).</summary>
+    public async Task PublishSnapsAsync(string pool, CancellationToken cancellationToken = default)
+    {
+        var result = await _mon.CommandAsync(new Mon.SnapPublish(pool), cancellationToken).ConfigureAwait(false);
+        if (!result.Success) throw new RadosException(result.Message);
+    }
+
+    /// <summary>Waits until this client's map is at least <paramref name="epoch"/> (or <paramref name="wait"/> passes).</summary>
+    public async Task WaitForEpochAsync(long epoch, TimeSpan wait, CancellationToken cancellationToken = default)
+    {
+        var deadline = DateTime.UtcNow + wait;
+        while (_map.Epoch < epoch && DateTime.UtcNow < deadline)
+            await WaitForMapAsync(_map.Epoch, deadline - DateTime.UtcNow, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Releases a self-managed snapshot id: the OSDs trim what only it kept.</summary>
     public async Task RemoveSelfManagedSnapAsync(string pool, ulong id, CancellationToken cancellationToken = default)
     {
@@ -139,12 +154,12 @@ public sealed class RadosClient : IAsyncDisposable
 
     /// <summary>Sends one op on <paramref name="objectName"/> (or, for a PG listing, to <paramref name="pgOverride"/>) and resends until it is answered.</summary>
     internal async Task<OpReply> SubmitAsync(long poolId, string objectName, IReadOnlyList<ObjectOp> ops, SnapContext snaps, ulong? readSnap,
-        CancellationToken cancellationToken, PgId? pgOverride = null)
+        CancellationToken cancellationToken, PgId? pgOverride = null, ulong? snapGuard = null)
     {
         string reqId = $"{_mon.Entity}.{_nonce}:{Interlocked.Increment(ref _tid)}";
         var frame = await ToPrimaryAsync(OsdMessages.ClientOp,
             map => pgOverride ?? map.Locate(map.FindPool(poolId) ?? throw new RadosException($"Error ENOENT: pool {poolId} does not exist (any more)"), objectName),
-            (map, pg) => new OpRequest(pg.PoolId, pg.Seed, objectName, map.Epoch, reqId, snaps, readSnap, ops).Encode(),
+            (map, pg) => new OpRequest(pg.PoolId, pg.Seed, objectName, map.Epoch, reqId, snaps, readSnap, ops, snapGuard).Encode(),
             cancellationToken).ConfigureAwait(false);
         return OpReply.Decode(frame.Payload.Span);
     }

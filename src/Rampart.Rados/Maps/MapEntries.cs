@@ -43,7 +43,9 @@ public enum PoolFlags
 
 /// <summary>
 /// A replicated pool. <see cref="SnapSeq"/> is the last snapshot id handed out (ids start at 1);
-/// <see cref="RemovedSnaps"/> the ids deleted since. Compared by value, snapshots included.
+/// <see cref="RemovedSnaps"/> the ids deleted since. <see cref="SnapGeneration"/> counts the snapshots published
+/// into an image header (or removed from one): an OSD refuses a guarded write whose snapshot context predates it,
+/// so a writer never keeps writing without a snapshot taken meanwhile. Compared by value, snapshots included.
 /// </summary>
 public sealed record PoolInfo(
     long Id,
@@ -55,14 +57,15 @@ public sealed record PoolInfo(
     ulong SnapSeq,
     ImmutableSortedSet<ulong> RemovedSnaps,
     string? Application,
-    PoolFlags Flags)
+    PoolFlags Flags,
+    ulong SnapGeneration = 0)
 {
     public const int MaxSize = 10;
 
     public bool Equals(PoolInfo? other) =>
         other is not null
         && Id == other.Id && Name == other.Name && Size == other.Size && MinSize == other.MinSize
-        && PgNum == other.PgNum && CrushRule == other.CrushRule && SnapSeq == other.SnapSeq
+        && PgNum == other.PgNum && CrushRule == other.CrushRule && SnapSeq == other.SnapSeq && SnapGeneration == other.SnapGeneration
         && Application == other.Application && Flags == other.Flags
         && RemovedSnaps.SequenceEqual(other.RemovedSnaps);
 

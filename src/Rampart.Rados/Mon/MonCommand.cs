@@ -29,6 +29,7 @@ namespace Rampart.Rados.Mon;
 [JsonDerivedType(typeof(AuthRemove), "auth_rm")]
 [JsonDerivedType(typeof(SnapCreate), "pool_selfmanaged_snap_create")]
 [JsonDerivedType(typeof(SnapRemove), "pool_selfmanaged_snap_rm")]
+[JsonDerivedType(typeof(SnapPublish), "pool_selfmanaged_snap_publish")]
 public abstract record MonCommand;
 
 /// <summary>An OSD starts: registers its address; placed under host <paramref name="Host"/> (created under
@@ -87,6 +88,10 @@ public sealed record SnapCreate(string Pool) : MonCommand;
 
 /// <summary>Marks a self-managed snapshot id removed; OSDs trim its data in the background.</summary>
 public sealed record SnapRemove(string Pool, ulong SnapId) : MonCommand;
+
+/// <summary>A snapshot was added to (or removed from) an image header: bumps the pool's snap generation so that
+/// writers with an older snapshot context are refused (EOLDSNAPC) and refresh theirs. Output: the generation.</summary>
+public sealed record SnapPublish(string Pool) : MonCommand;
 
 /// <summary>
 /// The outcome of a command, as Ceph reports it: <see cref="Success"/>, a status line

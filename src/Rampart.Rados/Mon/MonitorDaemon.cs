@@ -100,8 +100,19 @@ public sealed class MonitorDaemon : IAsyncDisposable
                 Require(connection, CapOp.Read, "allow r");
                 return Encoding.UTF8.GetBytes(LeaderName ?? "");
             case MonMessages.Command:
-                // OSDs (mon 'profile osd' = rx) may announce themselves and report failed peers; everything else needs rw.
-                if (!(MonCommandCodec.Decode(request.Payload.Span) is OsdBoot or OsdMarkDown && connection.Session.Caps.Allows("mon", CapOp.Read | CapOp.Execute)))
+                // OSDs (mon 'profile osd' = rx) may announce themselves and report failed peers; a client that may write a
+                // pool (osd 'profile rbd pool=x') may manage its self-managed snapshots; everything else needs rw.
+                var command = MonCommandCodec.Decode(request.Payload.Span);
+                var caps = connection.Session.Caps;
+                bool allowed = command switch
+                {
+                    OsdBoot or OsdMarkDown => caps.Allows("mon", CapOp.Read | CapOp.Execute),
+                    SnapCreate s => caps.Allows("mon", CapOp.Read) && caps.Allows("osd", CapOp.Write, s.Pool),
+                    SnapRemove s => caps.Allows("mon", CapOp.Read) && caps.Allows("osd", CapOp.Write, s.Pool),
+                    SnapPublish s => caps.Allows("mon", CapOp.Read) && caps.Allows("osd", CapOp.Write, s.Pool),
+                    _ => false,
+                };
+                if (!allowed)
                     Require(connection, CapOp.Read | CapOp.Write, "allow rw");
                 return (await ExecuteAsync(request.Payload, cancellationToken).ConfigureAwait(false)).Encode();
             case MonMessages.Subscribe:

@@ -64,6 +64,7 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
                 AuthRemove c => AuthRemoveCmd(c),
                 SnapCreate c => SnapCreateCmd(c),
                 SnapRemove c => SnapRemoveCmd(c),
+                SnapPublish c => SnapPublishCmd(c),
                 _ => Refuse("EINVAL", $"unknown command {command.GetType().Name}"),
             };
         }
@@ -503,6 +504,15 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
             return Unchanged($"snap {c.SnapId} in pool '{pool.Name}' is already removed");
         var updated = pool with { RemovedSnaps = pool.RemovedSnaps.Add(c.SnapId) };
         return Changed(Map with { Pools = Map.Pools.SetItem(pool.Id, updated) }, $"removed snap {c.SnapId} from pool '{pool.Name}'");
+    }
+
+    private Outcome SnapPublishCmd(SnapPublish c)
+    {
+        if (Map.FindPool(c.Pool) is not { } pool)
+            return Refuse("ENOENT", $"unrecognized pool '{c.Pool}'");
+        var updated = pool with { SnapGeneration = pool.SnapGeneration + 1 };
+        string text = updated.SnapGeneration.ToString(CultureInfo.InvariantCulture);
+        return Changed(Map with { Pools = Map.Pools.SetItem(pool.Id, updated) }, $"snap generation {text} in pool '{pool.Name}'", text);
     }
 
     // ---- snapshot / restore --------------------------------------------------------------------

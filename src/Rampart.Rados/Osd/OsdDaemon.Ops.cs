@@ -23,6 +23,9 @@ public sealed partial class OsdDaemon
             throw new ArgumentException($"Error EINVAL: pg {request.Pg} does not exist (pool '{pool.Name}' has pg_num {pool.PgNum})");
         if (write && request.ReadSnap is not null)
             throw new ArgumentException("Error EROFS: cannot write at a snapshot");
+        if (write && request.SnapGuard < pool.SnapGeneration)
+            throw new InvalidOperationException(
+                $"Error EOLDSNAPC: pool '{pool.Name}' is at snap generation {pool.SnapGeneration} (epoch {map.Epoch}), the write's snap context at {request.SnapGuard}");
         if (!_pgs.TryGetValue(request.Pg, out var pg) || pg.Interval is not { } interval || interval.Primary != _config.Id)
             throw new InvalidOperationException($"Error EAGAIN: osd.{_config.Id} is not the primary of pg {request.Pg} at epoch {map.Epoch}");
 

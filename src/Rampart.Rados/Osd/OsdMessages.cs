@@ -38,7 +38,9 @@ public static class OsdMessages
 }
 
 /// <summary>A client op on one object of one PG.</summary>
-public sealed record OpRequest(long PoolId, uint Seed, string Object, long Epoch, string ReqId, SnapContext Snaps, ulong? ReadSnap, IReadOnlyList<ObjectOp> Ops)
+/// <remarks><see cref="SnapGuard"/>: for a write, the pool snap generation its snapshot context reflects (null: unguarded).</remarks>
+public sealed record OpRequest(long PoolId, uint Seed, string Object, long Epoch, string ReqId, SnapContext Snaps, ulong? ReadSnap, IReadOnlyList<ObjectOp> Ops,
+    ulong? SnapGuard = null)
 {
     public PgId Pg => new(PoolId, Seed);
 
@@ -49,7 +51,7 @@ public sealed record OpRequest(long PoolId, uint Seed, string Object, long Epoch
         var w = new WireWriter(64 + Ops.Sum(o => o.Data.Length));
         w.I64(PoolId).U32(Seed).String(Object).I64(Epoch).String(ReqId);
         WireSnaps.Write(w, Snaps);
-        w.Bool(ReadSnap is not null).U64(ReadSnap ?? 0);
+        w.Bool(ReadSnap is not null).U64(ReadSnap ?? 0).Bool(SnapGuard is not null).U64(SnapGuard ?? 0);
         w.List(Ops, (w, o) => o.Encode(w));
         return w.ToArray();
     }
@@ -65,12 +67,14 @@ public sealed record OpRequest(long PoolId, uint Seed, string Object, long Epoch
         var snaps = WireSnaps.Read(ref r);
         bool hasSnap = r.Bool();
         ulong snap = r.U64();
+        bool guarded = r.Bool();
+        ulong guard = r.U64();
         var ops = new ObjectOp[r.Count()];
         for (int i = 0; i < ops.Length; i++) ops[i] = ObjectOp.Decode(ref r);
         r.End();
         if (ops.Length == 0)
             throw new FormatException("Error EINVAL: op with no steps");
-        return new OpRequest(pool, seed, name, epoch, reqId, snaps, hasSnap ? snap : null, ops);
+        return new OpRequest(pool, seed, name, epoch, reqId, snaps, hasSnap ? snap : null, ops, guarded ? guard : null);
     }
 }
 

@@ -39,7 +39,7 @@ public sealed partial class Image
             long keep = Extents.ObjectCount(size, header.Order), count = Extents.ObjectCount(header.Size, header.Order);
             await Parallel.ForAsync(keep, count, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (objectNo, token) =>
             {
-                try { await _data.RemoveAsync(header.DataObject(objectNo), token).ConfigureAwait(false); }
+                try { await OperateAsync(header.DataObject(objectNo), [ObjectOp.Remove()], token).ConfigureAwait(false); }
                 catch (RadosException e) when (e.Errno == "ENOENT") { }
             }).ConfigureAwait(false);
             long tail = size & (header.ObjectSize - 1);
@@ -65,6 +65,8 @@ public sealed partial class Image
         ulong id = await _client.CreateSelfManagedSnapAsync(Spec.Pool, cancellationToken).ConfigureAwait(false);
         var snap = new SnapRecord(id, name, _header.Size, false, DateTimeOffset.UtcNow, _header.Parent?.Overlap ?? 0);
         await SetHeaderAsync([ImageHeader.Snap(snap), ImageHeader.U64(ImageHeader.SnapSeqKey, id)], null, cancellationToken).ConfigureAwait(false);
+        // Only now that the header names it: writers with an older context are refused from here on and reread it.
+        await _client.PublishSnapsAsync(Spec.Pool, cancellationToken).ConfigureAwait(false);
         await RefreshAsync(cancellationToken).ConfigureAwait(false);
         return snap;
     }
@@ -76,6 +78,7 @@ public sealed partial class Image
         if (snap.Protected)
             throw new RbdException("EBUSY", $"snapshot '{name}' of {Spec.WithoutSnap()} is protected from removal: unprotect it first");
         await SetHeaderAsync([], [ImageHeader.SnapKey(snap.Id)], cancellationToken).ConfigureAwait(false);
+        await _client.PublishSnapsAsync(Spec.Pool, cancellationToken).ConfigureAwait(false);
         await _client.RemoveSelfManagedSnapAsync(Spec.Pool, snap.Id, cancellationToken).ConfigureAwait(false);
         await RefreshAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -122,7 +125,7 @@ public sealed partial class Image
             byte[]? then;
             try { then = await atSnap.ReadAsync(objectName, 0, header.ObjectSize, token).ConfigureAwait(false); }
             catch (RadosException e) when (e.Errno == "ENOENT") { then = null; }
-            try { await _data.OperateAsync(objectName, [then is null ? ObjectOp.Remove() : ObjectOp.WriteFull(then)], token).ConfigureAwait(false); }
+            try { await OperateAsync(objectName, [then is null ? ObjectOp.Remove() : ObjectOp.WriteFull(then)], token).ConfigureAwait(false); }
             catch (RadosException e) when (e.Errno == "ENOENT") { }
             progress?.Report((double)Interlocked.Increment(ref done) / count);
         }).ConfigureAwait(false);

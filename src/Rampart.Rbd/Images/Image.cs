@@ -19,6 +19,7 @@ public sealed partial class Image : IBlockDevice
     private Image? _parent;
     /// <summary>Data objects of this clone known to exist already: no copy-up is needed for them.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<long, bool> _copiedUp = new();
+    private readonly SemaphoreSlim _refresh = new(1, 1);
 
     private Image(RadosClient client, IoContext data, ImageSpec spec, ImageHeader header, SnapRecord? snap, Image? parent)
     {
@@ -56,6 +57,7 @@ public sealed partial class Image : IBlockDevice
 
     internal static async Task<Image> OpenByIdAsync(RadosClient client, RbdPool pool, string id, ImageSpec spec, CancellationToken cancellationToken)
     {
+        ulong generation = SnapGeneration(client, spec.Pool); // before the header: a snapshot published after it gets our writes refused
         var header = await pool.ReadHeaderAsync(id, cancellationToken).ConfigureAwait(false);
         SnapRecord? snap = null;
         if (spec.Snap is { } snapName)
@@ -69,7 +71,7 @@ public sealed partial class Image : IBlockDevice
             string parentName = await parentPool.FindNameAsync(p.ImageId, cancellationToken).ConfigureAwait(false) ?? p.ImageId;
             parent = await OpenByIdAsync(client, parentPool, p.ImageId, new ImageSpec(parentPool.Name, parentName, parentSnap.Name), cancellationToken).ConfigureAwait(false);
         }
-        var data = new IoContext(client, pool.Io.Pool);
+        var data = new IoContext(client, pool.Io.Pool) { SnapGuard = snap is null ? generation : null };
         return new Image(client, data, spec, header, snap, parent);
     }
 
@@ -79,12 +81,53 @@ public sealed partial class Image : IBlockDevice
         _data.ReadSnap = Snap?.Id;
     }
 
+    private static ulong SnapGeneration(RadosClient client, string pool) =>
+        client.Map.FindPool(pool)?.SnapGeneration ?? throw new RbdException("ENOENT", $"pool '{pool}' does not exist");
+
     /// <summary>Reloads the header (after a snapshot or resize made by another handle).</summary>
     public async Task RefreshAsync(CancellationToken cancellationToken = default)
     {
+        ulong generation = SnapGeneration(_client, Spec.Pool);
         var header = await new RbdPool(_client, Spec.Pool).ReadHeaderAsync(_header.Id, cancellationToken).ConfigureAwait(false);
         _header = header;
         ApplySnapContext(header);
+        if (Snap is null)
+            _data.SnapGuard = generation;
+    }
+
+    /// <summary>
+    /// A write on a data object. When an OSD refuses it because a snapshot was published since this handle read its
+    /// header (EOLDSNAPC), the header is read again — with the new snapshot — and the write sent again.
+    /// </summary>
+    private async Task OperateAsync(string name, ObjectOp[] ops, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            ulong? guard = _data.SnapGuard;
+            try
+            {
+                await _data.OperateAsync(name, ops, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (RadosException e) when (e.Errno == "EOLDSNAPC")
+            {
+                await _refresh.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    if (_data.SnapGuard == guard) // not refreshed by a concurrent write meanwhile
+                    {
+                        var epoch = System.Text.RegularExpressions.Regex.Match(e.Message, @"\(epoch (\d+)\)");
+                        if (epoch.Success)
+                            await _client.WaitForEpochAsync(long.Parse(epoch.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+                        await RefreshAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    _refresh.Release();
+                }
+            }
+        }
     }
 
     /// <summary>Bytes at the start of the image that read through from the parent where the clone has not written.</summary>
@@ -160,7 +203,7 @@ public sealed partial class Image : IBlockDevice
             // Nothing shows through from a parent: drop the object, or cut it short.
             try
             {
-                await _data.OperateAsync(name, [e.Offset == 0 ? ObjectOp.Remove() : ObjectOp.Truncate(e.Offset)], cancellationToken).ConfigureAwait(false);
+                await OperateAsync(name, [e.Offset == 0 ? ObjectOp.Remove() : ObjectOp.Truncate(e.Offset)], cancellationToken).ConfigureAwait(false);
             }
             catch (RadosException ex) when (ex.Errno == "ENOENT")
             {
@@ -185,7 +228,7 @@ public sealed partial class Image : IBlockDevice
                 : [ObjectOp.Create(exclusive: true), step];
             try
             {
-                await _data.OperateAsync(name, ops, cancellationToken).ConfigureAwait(false);
+                await OperateAsync(name, ops, cancellationToken).ConfigureAwait(false);
                 _copiedUp[e.ObjectNo] = true;
                 return;
             }
@@ -194,7 +237,7 @@ public sealed partial class Image : IBlockDevice
                 _copiedUp[e.ObjectNo] = true; // copied up before: an ordinary write
             }
         }
-        await _data.OperateAsync(name, [step], cancellationToken).ConfigureAwait(false);
+        await OperateAsync(name, [step], cancellationToken).ConfigureAwait(false);
     }
 
     private void CheckRange(long offset, long length)

@@ -118,6 +118,45 @@ public sealed class ImageTests(BlockCluster cluster) : IClassFixture<BlockCluste
     }
 
     [Fact]
+    public async Task A_snapshot_taken_under_a_running_writer_is_one_point_in_its_history_and_stays_so()
+    {
+        const int blocks = 64, block = 4096;
+        await using var writer = await CreateAsync("busy", blocks * block);
+        await using var admin = await Image.OpenAsync(_client, ImageSpec.Parse("busy"));
+        using var stop = new CancellationTokenSource();
+        int written = 0;
+        // Write j puts the number j into block j mod 64, one write after the other.
+        var writing = Task.Run(async () =>
+        {
+            var buffer = new byte[block];
+            for (int j = 1; !stop.IsCancellationRequested || j <= 3 * blocks; j++)
+            {
+                BitConverter.TryWriteBytes(buffer, j);
+                await writer.WriteAsync((long)(j % blocks) * block, buffer, false, default);
+                written = j;
+            }
+        });
+        await Wait.UntilAsync(() => Task.FromResult(written > blocks), TimeSpan.FromSeconds(30), "the writer got going");
+        int before = written;
+        await admin.CreateSnapAsync("mid"); // the writer's handle still has the context without it
+        int atSnap = written;
+        await Wait.UntilAsync(() => Task.FromResult(written > atSnap + 2 * blocks), TimeSpan.FromSeconds(30), "the writer went on past the snapshot");
+        stop.Cancel();
+        await writing;
+
+        var first = await ReadAllAsync("busy@mid");
+        int last = Enumerable.Range(0, blocks).Max(b => BitConverter.ToInt32(first, b * block));
+        for (int b = 0; b < blocks; b++)
+        {
+            int expected = last - ((last - b) % blocks + blocks) % blocks; // the newest write j <= last with j mod 64 == b
+            Assert.Equal(expected, BitConverter.ToInt32(first, b * block));
+        }
+        Assert.InRange(last, before, written); // every write acknowledged before the snapshot began is in it
+        Assert.Equal(first, await ReadAllAsync("busy@mid"));
+        Assert.NotEqual(first, await ReadAllAsync("busy"));
+    }
+
+    [Fact]
     public async Task Clones_read_their_parent_copy_up_on_write_and_survive_flatten()
     {
         const int size = 512 * 1024;
