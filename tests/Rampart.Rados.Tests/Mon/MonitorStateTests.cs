@@ -347,6 +347,14 @@ public class MonitorStateTests
         Assert.Equal("Error ENOENT: snap 0 does not exist in pool 'rbd'", Refused(s3, new SnapRemove("rbd", 0)).Message);
         Assert.Equal("Error ENOENT: unrecognized pool 'x'", Refused(s3, new SnapCreate("x")).Message);
         Assert.Equal("Error ENOENT: unrecognized pool 'x'", Refused(s3, new SnapRemove("x", 1)).Message);
+
+        // Publishing counts up, each time a new epoch the OSDs check guarded writes against.
+        var (s4, r4) = s3.Apply(new SnapPublish("rbd"));
+        Assert.Equal("1", r4.Output);
+        var s5 = Ok(s4, new SnapPublish("rbd"));
+        Assert.Equal(2ul, s5.Map.FindPool("rbd")!.SnapGeneration);
+        Assert.Equal(s3.Map.Epoch + 2, s5.Map.Epoch);
+        Assert.Equal("Error ENOENT: unrecognized pool 'x'", Refused(s5, new SnapPublish("x")).Message);
     }
 
     [Fact]

@@ -119,7 +119,7 @@ public sealed class OsdCodecTests
     public void OpRequest_with_an_unknown_op_code_or_negative_offset_is_refused()
     {
         var bytes = new OpRequest(1, 0, "o", 1, "r", SnapContext.Empty, null, [ObjectOp.Stat()]).Encode();
-        int codeAt = 8 + 4 + (4 + 1) + 8 + (4 + 1) + 8 + 4 + 1 + 8 + 4; // pool seed name epoch reqid seq snaps hasSnap snap count
+        int codeAt = 8 + 4 + (4 + 1) + 8 + (4 + 1) + 8 + 4 + 1 + 8 + 1 + 8 + 4; // pool seed name epoch reqid seq snaps hasSnap snap hasGuard guard count
         Assert.Equal((byte)OpCode.Stat, bytes[codeAt]);
         var bad = (byte[])bytes.Clone();
         bad[codeAt] = 0xEE;
