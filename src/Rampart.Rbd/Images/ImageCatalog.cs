@@ -1,0 +1,54 @@
+using Rampart.Rados.Client;
+using Rampart.Rbd.Nbd;
+
+namespace Rampart.Rbd.Images;
+
+/// <summary>
+/// What `nbd serve` exports: `pool/image` (read-write) and `pool/image@snap` (read-only). With a fixed list only
+/// those names; otherwise any image of the cluster, opened when a client asks for it. Each connection gets its own
+/// image handle (its own snapshot context), so several connections to one image are as safe as several clients.
+/// </summary>
+public sealed class ImageCatalog(RadosClient client, IReadOnlyList<ImageSpec>? exports = null) : IExportCatalog
+{
+    public async ValueTask<IBlockDevice?> OpenAsync(string name, CancellationToken cancellationToken)
+    {
+        ImageSpec spec;
+        try
+        {
+            spec = ImageSpec.Parse(name);
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+        if (exports is not null && !exports.Contains(spec))
+            return null;
+        try
+        {
+            return await Image.OpenAsync(client, spec, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RadosException e) when (e.Errno == "ENOENT")
+        {
+            return null;
+        }
+    }
+
+    public async ValueTask<IReadOnlyList<string>> ListAsync(CancellationToken cancellationToken)
+    {
+        if (exports is not null)
+            return [.. exports.Select(e => e.ToString())];
+        var names = new List<string>();
+        foreach (var pool in client.Map.Pools.Values.OrderBy(p => p.Name, StringComparer.Ordinal))
+        {
+            try
+            {
+                names.AddRange((await new RbdPool(client, pool.Name).ListAsync(cancellationToken).ConfigureAwait(false)).Select(image => $"{pool.Name}/{image}"));
+            }
+            catch (RadosException e) when (e.Errno is "EACCES" or "EPERM")
+            {
+                // a pool this client may not read: not its exports
+            }
+        }
+        return names;
+    }
+}
