@@ -23,19 +23,22 @@ internal sealed partial class NbdConnection
         // Cancelled on a hard close (client gone, malformed input, server stopping): device calls in flight stop too.
         using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var inFlight = new InFlightLimit(_config.MaxInFlightRequests, _config.MaxInFlightBytes);
-        string reason;
+        string reason = "closed";
         try
         {
             reason = await ReadRequestsAsync(name, device, inFlight, abort).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
         {
-            reason = cancellationToken.IsCancellationRequested ? "server stopping" : e.Message;
+            reason = cancellationToken.IsCancellationRequested ? "server stopping" : abort.IsCancellationRequested ? "client gone" : e.Message;
         }
-        // NBD_CMD_DISC is the soft disconnect: requests in flight finish and are answered. Anything else is a hard close.
-        if (reason != Disconnected) await abort.CancelAsync().ConfigureAwait(false);
-        // The device is disposed after this returns: no call may still be running on it.
-        await inFlight.DrainAsync().ConfigureAwait(false);
+        finally
+        {
+            // NBD_CMD_DISC is the soft disconnect: requests in flight finish and are answered. Anything else is a hard close.
+            if (reason != Disconnected) await abort.CancelAsync().ConfigureAwait(false);
+            // The device is disposed after this returns: no call may still be running on it.
+            await inFlight.DrainAsync().ConfigureAwait(false);
+        }
         return reason;
     }
 

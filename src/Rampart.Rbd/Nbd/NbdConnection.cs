@@ -20,6 +20,7 @@ internal sealed partial class NbdConnection
     private readonly NbdServerConfig _config;
     private readonly NbdCounters _counters;
     private readonly string _remote;
+    private static long _unixPeers;
 
     public NbdConnection(Socket socket, IExportCatalog catalog, ILogger logger, NbdServerConfig config, NbdCounters counters)
     {
@@ -32,7 +33,8 @@ internal sealed partial class NbdConnection
         _logger = logger;
         _config = config;
         _counters = counters;
-        _remote = socket.RemoteEndPoint?.ToString() is { Length: > 0 } remote ? remote : "unix";
+        // Unix-socket peers are unnamed: a sequence number tells their log lines apart.
+        _remote = socket.RemoteEndPoint is System.Net.IPEndPoint ip ? ip.ToString() : $"unix#{Interlocked.Increment(ref _unixPeers)}";
     }
 
     public async Task RunAsync(CancellationToken cancellationToken)

@@ -82,7 +82,18 @@ public sealed class NbdServer
     {
         // Leave the accept loop at once: the handshake and everything after run on the thread pool.
         await Task.Yield();
-        var connection = new NbdConnection(socket, _catalog, _logger, Config, Counters);
+        NbdConnection connection;
+        try
+        {
+            connection = new NbdConnection(socket, _catalog, _logger, Config, Counters);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
+        {
+            // Reset before we looked at it: nothing to serve.
+            NbdLog.AcceptFailed(_logger, e.Message);
+            socket.Dispose();
+            return;
+        }
         await connection.RunAsync(cancellationToken).ConfigureAwait(false);
     }
 }

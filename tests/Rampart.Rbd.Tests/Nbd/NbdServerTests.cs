@@ -394,7 +394,7 @@ public sealed class NbdServerTests : IAsyncLifetime
             var data = Pattern(4096, 5);
             await client.SendRequestAsync(NbdCommand.Write, 1, 0, 4096, NbdCommandFlags.Fua, data);
             await client.SendRequestAsync(NbdCommand.Disc, 2, 0, 0);
-            await Task.Delay(50);
+            await Wait.UntilAsync(() => Task.FromResult(_host.Server.Counters.Requests == 2), Deadline, "DISC read while the write is held");
             release.SetResult();
             Assert.Equal(new NbdSimpleReply(0, 1), await client.ReadReplyAsync());
             Assert.True(await client.ServerClosedAsync());
