@@ -7,6 +7,7 @@ root.Subcommands.Add(VrrpCommands.Build());
 root.Subcommands.Add(DemoCommands.Build());
 root.Subcommands.Add(MonCommands.Build());
 root.Subcommands.Add(RbdCommands.Build());
+root.Subcommands.Add(NbdCommands.Build());
 foreach (var command in AdminCommands.Build()) root.Subcommands.Add(command);
 
 var parsed = root.Parse(args);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -17,11 +16,11 @@ public sealed class NbdLab : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _servingTcp;
     private readonly Task _servingUnix;
-    private readonly List<Process> _processes = [];
 
     public NbdLab()
     {
         Dir = Directory.CreateTempSubdirectory("rampart-nbd-").FullName;
+        Tools = new Tools(Dir);
         Server = new NbdServer(Catalog, NullLogger.Instance);
 
         _tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -55,57 +54,18 @@ public sealed class NbdLab : IAsyncDisposable
     /// <summary>nbd+unix:///EXPORT?socket=PATH.</summary>
     public string UnixUri(string export) => $"nbd+unix:///{export}?socket={SocketPath}";
 
-    /// <summary>Runs a tool to completion (killed, with its children, past the limit) and returns its exit code and output.</summary>
-    public async Task<(int Exit, string Out, string Err)> RunAsync(string tool, params string[] args) =>
-        await RunAsync(TimeSpan.FromSeconds(120), tool, args);
+    /// <summary>The real client tools, run in <see cref="Dir"/>.</summary>
+    public Tools Tools { get; }
 
-    public async Task<(int Exit, string Out, string Err)> RunAsync(TimeSpan limit, string tool, params string[] args)
-    {
-        var process = Process.Start(new ProcessStartInfo(tool, args)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Dir,
-        }) ?? throw new InvalidOperationException($"{tool} did not start");
-        lock (_processes) _processes.Add(process);
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        try
-        {
-            await process.WaitForExitAsync().WaitAsync(limit);
-        }
-        catch (TimeoutException)
-        {
-            Kill(process);
-            throw new TimeoutException($"{tool} {string.Join(' ', args)} still running after {limit.TotalSeconds:0} s; stderr: {await stderr}");
-        }
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    public Task<(int Exit, string Out, string Err)> RunAsync(string tool, params string[] args) => Tools.RunAsync(tool, args);
 
-    /// <summary>Like <see cref="RunAsync(string, string[])"/>, failing with the tool's output unless it exits 0.</summary>
-    public async Task<string> OkAsync(string tool, params string[] args)
-    {
-        var (exit, output, error) = await RunAsync(tool, args);
-        if (exit != 0) throw new InvalidOperationException($"{tool} {string.Join(' ', args)} exited {exit}:\n{output}\n{error}");
-        return output;
-    }
+    public Task<(int Exit, string Out, string Err)> RunAsync(TimeSpan limit, string tool, params string[] args) => Tools.RunAsync(limit, tool, args);
 
-    private static void Kill(Process process)
-    {
-        try { if (!process.HasExited) process.Kill(entireProcessTree: true); }
-        catch (InvalidOperationException) { }
-    }
+    public Task<string> OkAsync(string tool, params string[] args) => Tools.OkAsync(tool, args);
 
     public async ValueTask DisposeAsync()
     {
-        lock (_processes)
-        {
-            foreach (var process in _processes)
-            {
-                Kill(process);
-                process.Dispose();
-            }
-        }
+        Tools.Dispose();
         await _stop.CancelAsync();
         await Task.WhenAll(_servingTcp, _servingUnix).WaitAsync(TimeSpan.FromSeconds(10));
         _tcp.Dispose();
