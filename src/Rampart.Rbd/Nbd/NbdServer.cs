@@ -28,11 +28,17 @@ public sealed class NbdServer
     private readonly IExportCatalog _catalog;
     private readonly ILogger _logger;
 
+    private readonly WarningGate _malformedWarnings = new(TimeSpan.FromSeconds(1), TimeProvider.System);
+    private readonly WarningGate _deviceWarnings = new(TimeSpan.FromSeconds(1), TimeProvider.System);
+
     public NbdServer(IExportCatalog catalog, ILogger logger, NbdServerConfig? config = null)
     {
         _catalog = catalog;
         _logger = logger;
         Config = config ?? NbdServerConfig.Default;
+        ArgumentOutOfRangeException.ThrowIfLessThan(Config.MaxInFlightRequests, 1, nameof(NbdServerConfig.MaxInFlightRequests));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Config.MaxInFlightBytes, 1, nameof(NbdServerConfig.MaxInFlightBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(Config.HandshakeTimeout, TimeSpan.Zero, nameof(NbdServerConfig.HandshakeTimeout));
     }
 
     public NbdServerConfig Config { get; }
@@ -85,7 +91,7 @@ public sealed class NbdServer
         NbdConnection connection;
         try
         {
-            connection = new NbdConnection(socket, _catalog, _logger, Config, Counters);
+            connection = new NbdConnection(socket, _catalog, _logger, Config, Counters, _malformedWarnings, _deviceWarnings);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
         {
