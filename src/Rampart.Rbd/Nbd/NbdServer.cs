@@ -20,9 +20,14 @@ public sealed record NbdServerConfig
 
 /// <summary>
 /// Serves the exports of an <see cref="IExportCatalog"/> over NBD (fixed newstyle, simple replies) to every client
-/// that connects to a TCP or Unix-domain listener. Each connection opens its own <see cref="IBlockDevice"/> from the
-/// catalog and disposes it when the connection ends.
+/// that connects to a TCP or Unix-domain listener.
 /// </summary>
+/// <remarks>
+/// Device ownership: each NBD_OPT_GO / NBD_OPT_EXPORT_NAME opens the export from the catalog for that connection and
+/// disposes it once the connection ends and no request is running on it; NBD_OPT_INFO opens and disposes at once.
+/// Exports are advertised with NBD_FLAG_CAN_MULTI_CONN, so devices opened for the same name must share their writes:
+/// a flush on one must cover writes completed on another (true of a device that caches nothing of its own).
+/// </remarks>
 public sealed class NbdServer
 {
     private readonly IExportCatalog _catalog;

@@ -1,4 +1,6 @@
 using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Rampart.Rbd.Nbd;
@@ -97,5 +99,39 @@ public sealed class NbdServerPartsTests
             Assert.True(seen.GetValueOrDefault("rampart.nbd.errors") >= 1);
             Assert.True(seen.GetValueOrDefault("rampart.nbd.malformed") >= 1);
         }
+    }
+
+    private sealed class BrokenCatalog : IExportCatalog
+    {
+        public ValueTask<IBlockDevice?> OpenAsync(string name, CancellationToken cancellationToken) =>
+            throw new BlockDeviceException(BlockDeviceException.EIO, "monitors unreachable");
+
+        public ValueTask<IReadOnlyList<string>> ListAsync(CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("listing failed");
+    }
+
+    [Fact]
+    public async Task CatalogFailures_AreTheClientsErrorOrEndOnlyThatConnection()
+    {
+        var server = new NbdServer(new BrokenCatalog(), NullLogger.Instance);
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        using var stop = new CancellationTokenSource();
+        var serving = server.ServeAsync(listener, stop.Token);
+
+        await using (var client = await NbdTestClient.ConnectAsync(listener.LocalEndPoint!))
+        {
+            await client.SendOptionAsync(NbdOption.Go, NbdTestClient.InfoRequest("rbd/disk"));
+            var (header, data) = await client.ReadOptionReplyAsync();
+            Assert.Equal(NbdReplyType.ErrUnknown, header.Type);
+            Assert.Equal("cannot open export 'rbd/disk': monitors unreachable", NbdTestClient.Text(data));
+
+            await client.SendOptionAsync(NbdOption.List);
+            Assert.True(await client.ServerClosedAsync());
+        }
+        Assert.False(serving.IsCompleted);
+        await stop.CancelAsync();
+        await serving.WaitAsync(TimeSpan.FromSeconds(10));
     }
 }
