@@ -14,7 +14,6 @@ internal sealed partial class NbdConnection
 
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly byte[] _replyHeader = new byte[NbdSimpleReply.Size];
-    private int _deviceFailuresLogged;
 
     /// <summary>Serves requests until the client disconnects; returns why the connection ends.</summary>
     private async Task<string> TransmitAsync(string name, IBlockDevice device, CancellationToken cancellationToken)
@@ -175,10 +174,10 @@ internal sealed partial class NbdConnection
         }
     }
 
-    /// <summary>The first device failure of a connection is a warning; the rest are debug, so a dead disk cannot flood the log.</summary>
+    /// <summary>Device failures are warnings at most once a second per server; the rest are debug, so a dead disk cannot flood the log.</summary>
     private void DeviceFailed(Exception e, string name, NbdRequest request, uint errno)
     {
-        if (Interlocked.Increment(ref _deviceFailuresLogged) == 1)
+        if (_deviceWarnings.TryPass())
             NbdLog.DeviceFailed(_logger, e, _remote, name, request.Command, request.Offset, request.Length, errno);
         else
             NbdLog.DeviceFailedAgain(_logger, _remote, name, request.Command, request.Offset, request.Length, errno, e.Message);

@@ -22,8 +22,14 @@ internal sealed partial class NbdConnection
     private readonly string _remote;
     private static long _unixPeers;
 
-    public NbdConnection(Socket socket, IExportCatalog catalog, ILogger logger, NbdServerConfig config, NbdCounters counters)
+    private readonly WarningGate _malformedWarnings;
+    private readonly WarningGate _deviceWarnings;
+
+    public NbdConnection(Socket socket, IExportCatalog catalog, ILogger logger, NbdServerConfig config, NbdCounters counters,
+        WarningGate malformedWarnings, WarningGate deviceWarnings)
     {
+        _malformedWarnings = malformedWarnings;
+        _deviceWarnings = deviceWarnings;
         _socket = socket;
         // Replies are small and latency-bound; Nagle would hold them back behind the previous one's ACK.
         if (socket.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6) socket.NoDelay = true;
@@ -77,7 +83,8 @@ internal sealed partial class NbdConnection
     private void Malformed(NbdMalformed reason, string what)
     {
         _counters.MalformedInput(reason);
-        NbdLog.Malformed(_logger, _remote, what, reason);
+        if (_malformedWarnings.TryPass()) NbdLog.Malformed(_logger, _remote, what, reason);
+        else NbdLog.MalformedAgain(_logger, _remote, what, reason);
     }
 
     /// <summary>Fills <paramref name="destination"/> from the socket; false when the client closed first.</summary>

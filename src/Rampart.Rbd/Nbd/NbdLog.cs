@@ -38,6 +38,9 @@ internal static partial class NbdLog
     [LoggerMessage(EventId = 5011, Level = LogLevel.Debug, Message = "nbd {Remote}: export {Export}: {Command} offset {Offset} length {Length} failed, errno {Errno}: {Reason}")]
     public static partial void DeviceFailedAgain(ILogger logger, string remote, string export, NbdCommand command, ulong offset, uint length, uint errno, string reason);
 
+    [LoggerMessage(EventId = 5013, Level = LogLevel.Debug, Message = "nbd {Remote}: malformed {What} ({Reason}); closing the connection")]
+    public static partial void MalformedAgain(ILogger logger, string remote, string what, NbdMalformed reason);
+
     [LoggerMessage(EventId = 5012, Level = LogLevel.Error, Message = "nbd {Remote}: unexpected failure; closing the connection")]
     public static partial void Unexpected(ILogger logger, Exception exception, string remote);
 }

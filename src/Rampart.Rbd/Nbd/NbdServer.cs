@@ -20,19 +20,30 @@ public sealed record NbdServerConfig
 
 /// <summary>
 /// Serves the exports of an <see cref="IExportCatalog"/> over NBD (fixed newstyle, simple replies) to every client
-/// that connects to a TCP or Unix-domain listener. Each connection opens its own <see cref="IBlockDevice"/> from the
-/// catalog and disposes it when the connection ends.
+/// that connects to a TCP or Unix-domain listener.
 /// </summary>
+/// <remarks>
+/// Device ownership: each NBD_OPT_GO / NBD_OPT_EXPORT_NAME opens the export from the catalog for that connection and
+/// disposes it once the connection ends and no request is running on it; NBD_OPT_INFO opens and disposes at once.
+/// Exports are advertised with NBD_FLAG_CAN_MULTI_CONN, so devices opened for the same name must share their writes:
+/// a flush on one must cover writes completed on another (true of a device that caches nothing of its own).
+/// </remarks>
 public sealed class NbdServer
 {
     private readonly IExportCatalog _catalog;
     private readonly ILogger _logger;
+
+    private readonly WarningGate _malformedWarnings = new(TimeSpan.FromSeconds(1), TimeProvider.System);
+    private readonly WarningGate _deviceWarnings = new(TimeSpan.FromSeconds(1), TimeProvider.System);
 
     public NbdServer(IExportCatalog catalog, ILogger logger, NbdServerConfig? config = null)
     {
         _catalog = catalog;
         _logger = logger;
         Config = config ?? NbdServerConfig.Default;
+        ArgumentOutOfRangeException.ThrowIfLessThan(Config.MaxInFlightRequests, 1, nameof(NbdServerConfig.MaxInFlightRequests));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Config.MaxInFlightBytes, 1, nameof(NbdServerConfig.MaxInFlightBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(Config.HandshakeTimeout, TimeSpan.Zero, nameof(NbdServerConfig.HandshakeTimeout));
     }
 
     public NbdServerConfig Config { get; }
@@ -85,7 +96,7 @@ public sealed class NbdServer
         NbdConnection connection;
         try
         {
-            connection = new NbdConnection(socket, _catalog, _logger, Config, Counters);
+            connection = new NbdConnection(socket, _catalog, _logger, Config, Counters, _malformedWarnings, _deviceWarnings);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
         {
