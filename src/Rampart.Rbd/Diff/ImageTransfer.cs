@@ -127,9 +127,7 @@ public static class ImageTransfer
             // The records of one object, serialized into one buffer so objects can be worked on in parallel.
             using var records = new MemoryStream();
             long objectStart = objectNo * objectSize;
-            IReadOnlyList<(long Offset, long Length)> changed = from == 0 && objectStart < image.ParentOverlap
-                ? [(0, objectSize)] // a full diff of a clone carries what it reads from its parent too
-                : (await image.Data.DiffAsync(image.Header.DataObject(objectNo), from, token).ConfigureAwait(false)).Extents;
+            var changed = await image.ChangedExtentsAsync(objectNo, from, token).ConfigureAwait(false);
             foreach (var (offset, length) in changed)
             {
                 long start = objectStart + offset, end = Math.Min(objectStart + offset + length, size);

@@ -169,6 +169,24 @@ public sealed partial class Image : IBlockDevice
         target.Span[(int)inParent..].Clear();
     }
 
+    /// <summary>
+    /// Byte ranges of data object <paramref name="objectNo"/> (relative to the object) that may differ from what the image
+    /// held at snapshot <paramref name="fromSnap"/> — or, with 0, that may hold data at all; a clone adds what it still
+    /// reads from its parent there. The OSDs answer from chunk versions, so nothing is read.
+    /// </summary>
+    public async Task<IReadOnlyList<(long Offset, long Length)>> ChangedExtentsAsync(long objectNo, ulong fromSnap, CancellationToken cancellationToken = default)
+    {
+        var (stat, extents) = await _data.DiffAsync(_header.DataObject(objectNo), fromSnap, cancellationToken).ConfigureAwait(false);
+        long objectStart = objectNo << _header.Order;
+        if (fromSnap != 0 || stat is not null || _parent is null || objectStart >= ParentOverlap)
+            return extents;
+        if (_parent.Header.Order != _header.Order)
+            return [(0, _header.ObjectSize)]; // objects do not line up: say all of it
+        long limit = ParentOverlap - objectStart;
+        return [.. (await _parent.ChangedExtentsAsync(objectNo, 0, cancellationToken).ConfigureAwait(false))
+            .Where(e => e.Offset < limit).Select(e => (e.Offset, Math.Min(e.Length, limit - e.Offset)))];
+    }
+
     // ---- writes --------------------------------------------------------------------------------
 
     public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool fua, CancellationToken cancellationToken)

@@ -7,8 +7,8 @@ namespace Rampart.Rbd.Images;
 
 /// <summary>
 /// The images of one pool (librbd's RBD class). The pool's <c>rbd_directory</c> object maps names to ids in
-/// its omap (name_NAME → id, id_ID → name); <c>rbd_children</c> records which clones hang off which
-/// snapshot (PARENTID@SNAPID/CHILDPOOL/CHILDID), so a protected snapshot with clones cannot go.
+/// its omap (name_NAME → id, id_ID → name); its <c>rbd_children</c> records which of its images are clones of which
+/// snapshot, so a protected snapshot with clones cannot go.
 /// </summary>
 public sealed class RbdPool
 {
@@ -80,7 +80,12 @@ public sealed class RbdPool
     }
 
     /// <summary>Creates an image (a clone when <paramref name="parent"/> is set): header first, then the name, so a name never points nowhere.</summary>
-    public async Task<string> CreateAsync(string name, long size, int order = ImageHeader.DefaultOrder, ParentRecord? parent = null, CancellationToken cancellationToken = default)
+    public Task<string> CreateAsync(string name, long size, int order = ImageHeader.DefaultOrder, CancellationToken cancellationToken = default) =>
+        CreateAsync(name, size, order, null, NewId(), cancellationToken);
+
+    private static string NewId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+
+    private async Task<string> CreateAsync(string name, long size, int order, ParentRecord? parent, string id, CancellationToken cancellationToken)
     {
         ValidateName(name);
         if (size < 0)
@@ -89,7 +94,6 @@ public sealed class RbdPool
             throw new RbdException("EINVAL", $"the object size must be 4 KiB .. 32 MiB, a power of two (order {ImageHeader.MinOrder}..{ImageHeader.MaxOrder})");
         if (await TryFindIdAsync(name, cancellationToken).ConfigureAwait(false) is not null)
             throw new RbdException("EEXIST", $"image '{name}' already exists in pool '{Name}'");
-        string id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
         var header = new ImageHeader(id, size, order, 0, DateTimeOffset.UtcNow, parent, []);
         await Io.OperateAsync(header.HeaderName, [ObjectOp.Create(exclusive: true), ObjectOp.OmapSet(header.Entries())], cancellationToken).ConfigureAwait(false);
         await Io.OperateAsync(Directory, [ObjectOp.Create(), ObjectOp.OmapSet([new($"name_{name}", Encoding.UTF8.GetBytes(id)), new($"id_{id}", Encoding.UTF8.GetBytes(name))])], cancellationToken).ConfigureAwait(false);
@@ -140,52 +144,72 @@ public sealed class RbdPool
         if (!snap.Protected)
             throw new RbdException("EINVAL", $"parent snapshot {parent} must be protected before cloning (rbd snap protect {parent})");
         var link = new ParentRecord(parentPool.Io.Pool.Id, parentId, snap.Id, snap.Size);
-        string id = await CreateAsync(child, snap.Size, order ?? header.Order, link, cancellationToken).ConfigureAwait(false);
+        // Recorded before the clone exists: a crash in between leaves a stale record (which only delays unprotect), never an unrecorded clone.
+        string id = NewId();
         await RegisterChildAsync(link, id, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await CreateAsync(child, snap.Size, order ?? header.Order, link, id, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RadosException)
+        {
+            await UnregisterChildAsync(link, id, cancellationToken).ConfigureAwait(false);
+            throw;
+        }
     }
 
     // ---- clone bookkeeping ---------------------------------------------------------------------
 
-    private static string ChildKey(ParentRecord parent, long childPool, string childId) => $"{parent.ImageId}@{parent.SnapId:x16}/{childPool}/{childId}";
+    private static string ParentKey(long poolId, string imageId, ulong snapId) => $"{poolId}/{imageId}@{snapId:x16}/";
 
-    private RbdPool ParentPool(ParentRecord parent) =>
-        new(Client, Client.Map.FindPool(parent.PoolId)?.Name ?? throw new RbdException("ENOENT", $"parent pool {parent.PoolId} does not exist"));
+    /// <summary>Clone records live in the CHILD's pool (key PARENTPOOL/PARENTID@SNAPID/CHILDID), so a client that may only
+    /// read the parent's pool (Cinder on Glance's images) can still clone.</summary>
+    private static string ChildKey(ParentRecord parent, string childId) => ParentKey(parent.PoolId, parent.ImageId, parent.SnapId) + childId;
 
     internal Task RegisterChildAsync(ParentRecord parent, string childId, CancellationToken cancellationToken) =>
-        ParentPool(parent).Io.OperateAsync(Children, [ObjectOp.Create(), ObjectOp.OmapSet([new(ChildKey(parent, Io.Pool.Id, childId), [])])], cancellationToken);
+        Io.OperateAsync(Children, [ObjectOp.Create(), ObjectOp.OmapSet([new(ChildKey(parent, childId), [])])], cancellationToken);
 
     internal async Task UnregisterChildAsync(ParentRecord parent, string childId, CancellationToken cancellationToken)
     {
         try
         {
-            await ParentPool(parent).Io.OmapRemoveAsync(Children, [ChildKey(parent, Io.Pool.Id, childId)], cancellationToken).ConfigureAwait(false);
+            await Io.OmapRemoveAsync(Children, [ChildKey(parent, childId)], cancellationToken).ConfigureAwait(false);
         }
         catch (RadosException e) when (e.Errno == "ENOENT")
         {
         }
     }
 
-    /// <summary>The clones of snapshot <paramref name="snapId"/> of image <paramref name="imageId"/> (in this pool), as pool/name.</summary>
+    /// <summary>
+    /// The clones of snapshot <paramref name="snapId"/> of image <paramref name="imageId"/> of this pool, as pool/name,
+    /// from the clone records of every pool. A pool this client cannot read is an error, not "no clones": unprotecting
+    /// on a guess could strand a clone.
+    /// </summary>
     public async Task<IReadOnlyList<string>> ChildrenAsync(string imageId, ulong snapId, CancellationToken cancellationToken = default)
     {
-        IReadOnlyList<KeyValuePair<string, byte[]>> entries;
-        try
-        {
-            entries = await Io.OmapListAsync(Children, cancellationToken).ConfigureAwait(false);
-        }
-        catch (RadosException e) when (e.Errno == "ENOENT")
-        {
-            return [];
-        }
-        string prefix = $"{imageId}@{snapId:x16}/";
+        string prefix = ParentKey(Io.Pool.Id, imageId, snapId);
         var children = new List<string>();
-        foreach (var entry in entries.Where(e => e.Key.StartsWith(prefix, StringComparison.Ordinal)))
+        foreach (var pool in Client.Map.Pools.Values.OrderBy(p => p.Name, StringComparer.Ordinal))
         {
-            var parts = entry.Key[prefix.Length..].Split('/');
-            if (parts.Length != 2 || !long.TryParse(parts[0], System.Globalization.CultureInfo.InvariantCulture, out long poolId) || Client.Map.FindPool(poolId) is not { } pool)
+            var other = new RbdPool(Client, pool.Name);
+            IReadOnlyList<KeyValuePair<string, byte[]>> entries;
+            try
+            {
+                entries = await other.Io.OmapListAsync(Children, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RadosException e) when (e.Errno == "ENOENT")
+            {
                 continue;
-            string name = await new RbdPool(Client, pool.Name).FindNameAsync(parts[1], cancellationToken).ConfigureAwait(false) ?? parts[1];
-            children.Add($"{pool.Name}/{name}");
+            }
+            catch (RadosException e) when (e.Errno == "EACCES")
+            {
+                throw new RbdException("EACCES", $"cannot check pool '{pool.Name}' for clones of this snapshot ({Client.Entity} may not read it)");
+            }
+            foreach (var entry in entries.Where(e => e.Key.StartsWith(prefix, StringComparison.Ordinal)))
+            {
+                string childId = entry.Key[prefix.Length..];
+                children.Add($"{pool.Name}/{await other.FindNameAsync(childId, cancellationToken).ConfigureAwait(false) ?? childId}");
+            }
         }
         return children;
     }

@@ -25,8 +25,12 @@ public sealed class BlockCluster : IAsyncLifetime
     }
 }
 
+[CollectionDefinition("block cluster")]
+public sealed class BlockClusterCollection : ICollectionFixture<BlockCluster>;
+
 /// <summary>Images, snapshots, clones and diffs on a real cluster, through the library and the `rampart rbd` CLI.</summary>
-public sealed class ImageTests(BlockCluster cluster) : IClassFixture<BlockCluster>
+[Collection("block cluster")]
+public sealed class ImageTests(BlockCluster cluster)
 {
     private const int Order = 16; // 64 KiB objects: several objects even in a small image
     private readonly RadosClient _client = cluster.Client;
