@@ -77,6 +77,7 @@ internal static partial class UpCommand
                   ./rampart rados -p rbd get greeting -
                   ./rampart pg map rbd greeting
                   ./rampart rados -p rbd bench 10 write -b 4K -t 16
+                  ./rampart rbd create vm1 --size 1G && ./rampart nbd serve &   # then: qemu-img info nbd://127.0.0.1:10809/rbd/vm1
                   kill -9 <pid of an OSD below>, watch it heal, then: ./rampart osd run --id N -c {conf}
                 Daemons: {string.Join(", ", daemons.Select(d => $"{d.Name} pid {d.Process.Id}"))}
                 Ctrl-C stops them all; './rampart up --dir {dir}' resumes with the data.
