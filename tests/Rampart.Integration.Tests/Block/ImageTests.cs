@@ -252,6 +252,10 @@ public sealed class ImageTests(BlockCluster cluster)
             await using var snap = await Image.OpenAsync(_client, ImageSpec.Parse("guarded@keep"));
             await snap.WriteAsync(0, new byte[10], false, default);
         })).Message, StringComparison.Ordinal);
+        var bench = await _lab.OkAsync("rbd", "bench", "guarded", "--io-type", "write", "--io-size", "4K", "--io-threads", "4", "--io-pattern", "rand", "--io-total", "256K");
+        Assert.Contains("ops: 64 ", bench, StringComparison.Ordinal);
+        Assert.Contains("NAME", await _lab.OkAsync("rbd", "du", "guarded"), StringComparison.Ordinal);
+        Assert.Contains("guarded@keep", await _lab.OkAsync("rbd", "ls", "-l"), StringComparison.Ordinal);
         await _lab.OkAsync("rbd", "snap", "purge", "guarded");
         await _lab.OkAsync("rbd", "rename", "guarded", "renamed");
         await _lab.OkAsync("rbd", "rm", "renamed");
