@@ -11,7 +11,8 @@ namespace Rampart.Rados.Osd;
 /// What one OSD needs from rampart.conf ([osd.N], then [osd], then [global]): osd_addr (ADDRESS:PORT),
 /// osd_data (default /var/lib/rampart/osd-N; "$id" is replaced), host (its CRUSH host, default the
 /// machine's name), osd_weight (CRUSH weight, default 1), the keyring holding osd.N's key, the monitors,
-/// and the failure-detection timings osd_heartbeat_interval / osd_heartbeat_grace (seconds).
+/// the failure-detection timings osd_heartbeat_interval / osd_heartbeat_grace (seconds), and osd_chunk_size
+/// (bytes per stored chunk, fixed when the store is created: the unit of checksums, copy-on-write and rewrites).
 /// </summary>
 public sealed record OsdConfig(
     int Id,
@@ -24,7 +25,8 @@ public sealed record OsdConfig(
     TimeSpan HeartbeatInterval,
     TimeSpan HeartbeatGrace,
     TimeSpan ScrubInterval,
-    TimeSpan DeepScrubInterval)
+    TimeSpan DeepScrubInterval,
+    int ChunkSize = 64 * 1024)
 {
     public EntityName Entity => EntityName.Parse($"osd.{Id}");
 
@@ -42,20 +44,24 @@ public sealed record OsdConfig(
             throw Error(conf, "keyring", $"keyring {keyringPath} for {daemon}: no such file");
         var entry = Keyring.Load(keyringPath).Find(EntityName.Parse(daemon))
             ?? throw Error(conf, "keyring", $"keyring {keyringPath} has no key for {daemon} (create it with: rampart auth get-or-create {daemon} mon 'allow *' osd 'allow *')");
-        double weight = Seconds(conf, daemon, "osd_weight", 1);
+        double weight = Number(conf, daemon, "osd_weight", 1);
         if (weight <= 0)
             throw Error(conf, "osd_weight", $"osd_weight must be positive, got {weight}");
         var monitors = conf.Monitors;
         if (monitors.Count == 0)
             throw Error(conf, "mon_addr", $"{conf.Path} names no monitors ([mon.X] sections with mon_addr)");
+        double chunk = Number(conf, daemon, "osd_chunk_size", 64 * 1024);
+        if (chunk is < 4096 or > 1 << 20 || !double.IsInteger(chunk) || !System.Numerics.BitOperations.IsPow2((int)chunk))
+            throw Error(conf, "osd_chunk_size", $"osd_chunk_size must be a power of two from 4096 to 1048576, got {chunk}");
         return new OsdConfig(id, address, data, conf.Get(daemon, "host") ?? Environment.MachineName, weight, entry.Key, monitors,
-            TimeSpan.FromSeconds(Seconds(conf, daemon, "osd_heartbeat_interval", 0.5)),
-            TimeSpan.FromSeconds(Seconds(conf, daemon, "osd_heartbeat_grace", 3)),
-            TimeSpan.FromSeconds(Seconds(conf, daemon, "osd_scrub_interval", 86400)),
-            TimeSpan.FromSeconds(Seconds(conf, daemon, "osd_deep_scrub_interval", 7 * 86400)));
+            TimeSpan.FromSeconds(Number(conf, daemon, "osd_heartbeat_interval", 0.5)),
+            TimeSpan.FromSeconds(Number(conf, daemon, "osd_heartbeat_grace", 3)),
+            TimeSpan.FromSeconds(Number(conf, daemon, "osd_scrub_interval", 86400)),
+            TimeSpan.FromSeconds(Number(conf, daemon, "osd_deep_scrub_interval", 7 * 86400)),
+            (int)chunk);
     }
 
-    private static double Seconds(RampartConf conf, string daemon, string key, double fallback)
+    private static double Number(RampartConf conf, string daemon, string key, double fallback)
     {
         if (conf.Get(daemon, key) is not { } text)
             return fallback;

@@ -58,7 +58,7 @@ public sealed partial class OsdDaemon : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(config);
         logs ??= NullLoggerFactory.Instance;
-        var store = ObjectStore.Open(config.DataDirectory);
+        var store = ObjectStore.Open(config.DataDirectory, new ObjectStoreOptions { ChunkSize = config.ChunkSize });
         var daemon = new OsdDaemon(config, store, logs.CreateLogger($"osd.{config.Id}"));
         try
         {

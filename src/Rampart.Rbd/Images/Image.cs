@@ -138,9 +138,20 @@ public sealed partial class Image : IBlockDevice
     public async ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         CheckRange(offset, buffer.Length);
-        var extents = Extents.Map(offset, buffer.Length, _header.Order).ToList();
-        await Parallel.ForEachAsync(extents, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (e, token) =>
-            await ReadObjectAsync(e, buffer.Slice((int)e.BufferOffset, e.Length), token).ConfigureAwait(false)).ConfigureAwait(false);
+        await ForEachExtentAsync(offset, buffer.Length, (e, token) => ReadObjectAsync(e, buffer.Slice((int)e.BufferOffset, e.Length), token), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs <paramref name="action"/> on each object's part of a range: inline for one object (most I/O), else up to 16 at once.</summary>
+    private async Task ForEachExtentAsync(long offset, long length, Func<ObjectExtent, CancellationToken, Task> action, CancellationToken cancellationToken)
+    {
+        if ((offset >> _header.Order) == ((offset + length - 1) >> _header.Order))
+        {
+            if (length > 0)
+                await action(new ObjectExtent(offset >> _header.Order, offset & (_header.ObjectSize - 1), (int)length, 0), cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        await Parallel.ForEachAsync(Extents.Map(offset, length, _header.Order), new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
+            async (e, token) => await action(e, token).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
     private async Task ReadObjectAsync(ObjectExtent e, Memory<byte> target, CancellationToken cancellationToken)
@@ -192,16 +203,13 @@ public sealed partial class Image : IBlockDevice
     public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool fua, CancellationToken cancellationToken)
     {
         CheckWritable(offset, data.Length);
-        var extents = Extents.Map(offset, data.Length, _header.Order).ToList();
-        await Parallel.ForEachAsync(extents, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (e, token) =>
-            await WriteObjectAsync(e, ObjectOp.Write(e.Offset, data.Slice((int)e.BufferOffset, e.Length)), token).ConfigureAwait(false)).ConfigureAwait(false);
+        await ForEachExtentAsync(offset, data.Length, (e, token) => WriteObjectAsync(e, ObjectOp.Write(e.Offset, data.Slice((int)e.BufferOffset, e.Length)), token), cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask WriteZeroesAsync(long offset, long length, bool fua, CancellationToken cancellationToken)
     {
         CheckWritable(offset, length);
-        await Parallel.ForEachAsync(Extents.Map(offset, length, _header.Order), new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
-            async (e, token) => await ZeroObjectAsync(e, token).ConfigureAwait(false)).ConfigureAwait(false);
+        await ForEachExtentAsync(offset, length, ZeroObjectAsync, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Trim frees space: the same as writing zeros here (whole objects are removed, tails truncated).</summary>
