@@ -28,11 +28,11 @@ public static class ClusterMapCodec
         map.Fsid,
         map.Epoch,
         [.. map.Monitors.Values.Select(m => new MonitorDto(m.Name, m.Address))],
-        [.. map.Osds.Values.Select(o => new OsdDto(o.Id, o.Address, o.Host, o.CrushWeight, o.Up, o.Reweight, o.UpFrom, o.DownSince, o.AutoOut))],
+        [.. map.Osds.Values.Select(o => new OsdDto(o.Id, o.Address, o.Host, o.CrushWeight, o.Up, o.Reweight, o.UpFrom, o.DownSince, o.AutoOut, o.DownAt))],
         new CrushDto(
             [.. map.Crush.Buckets.Select(b => new BucketDto(b.Id, b.Name, CrushBucketTypes.Name(b.Type), [.. b.Items.Select(i => new ItemDto(i.Id, i.Weight))]))],
             [.. map.Crush.Rules.Select(r => new RuleDto(r.Id, r.Name, r.Root, CrushBucketTypes.Name(r.FailureDomainType)))]),
-        [.. map.Pools.Values.Select(p => new PoolDto(p.Id, p.Name, p.Size, p.MinSize, p.PgNum, p.CrushRule, p.SnapSeq, [.. p.RemovedSnaps], p.Application, (int)p.Flags, p.SnapGeneration))],
+        [.. map.Pools.Values.Select(p => new PoolDto(p.Id, p.Name, p.Size, p.MinSize, p.PgNum, p.CrushRule, p.SnapSeq, [.. p.RemovedSnaps], p.Application, (int)p.Flags, p.SnapGeneration, p.CreatedEpoch))],
         map.PoolMax,
         [.. map.Options.Values.Select(kv => new OptionDto(kv.Key, kv.Value))]);
 
@@ -60,7 +60,7 @@ public static class ClusterMapCodec
                     throw new ArgumentException($"osd id {o.Id} is negative");
                 if (!double.IsFinite(o.Reweight) || o.Reweight is < 0 or > 1)
                     throw new ArgumentException($"osd.{o.Id}: reweight {o.Reweight} is not within 0..1");
-                if (!osds.TryAdd(o.Id, new OsdInfo(o.Id, o.Address, o.Host, o.CrushWeight, o.Up, o.Reweight, o.UpFrom, o.DownSince, o.AutoOut)))
+                if (!osds.TryAdd(o.Id, new OsdInfo(o.Id, o.Address, o.Host, o.CrushWeight, o.Up, o.Reweight, o.UpFrom, o.DownSince, o.AutoOut, o.DownAt)))
                     throw new ArgumentException($"osd.{o.Id} appears twice");
             }
             var pools = ImmutableSortedDictionary.CreateBuilder<long, PoolInfo>();
@@ -74,7 +74,7 @@ public static class ClusterMapCodec
                 if (!poolNames.Add(p.Name))
                     throw new ArgumentException($"pool name '{p.Name}' appears twice");
                 var pool = new PoolInfo(p.Id, p.Name, p.Size, p.MinSize, p.PgNum, p.CrushRule, p.SnapSeq,
-                    [.. p.RemovedSnaps], p.Application, (PoolFlags)p.Flags, p.SnapGeneration);
+                    [.. p.RemovedSnaps], p.Application, (PoolFlags)p.Flags, p.SnapGeneration, p.CreatedEpoch);
                 if (!pools.TryAdd(p.Id, pool))
                     throw new ArgumentException($"pool id {p.Id} appears twice");
             }
@@ -149,7 +149,7 @@ internal sealed record ClusterMapDto(
 internal sealed record MonitorDto(string Name, string Address);
 
 internal sealed record OsdDto(
-    int Id, string Address, string Host, double CrushWeight, bool Up, double Reweight, long UpFrom, DateTimeOffset? DownSince, bool AutoOut);
+    int Id, string Address, string Host, double CrushWeight, bool Up, double Reweight, long UpFrom, DateTimeOffset? DownSince, bool AutoOut, long DownAt = 0);
 
 internal sealed record CrushDto(BucketDto[] Buckets, RuleDto[] Rules);
 
@@ -160,7 +160,7 @@ internal sealed record ItemDto(int Id, double Weight);
 internal sealed record RuleDto(int Id, string Name, string Root, string FailureDomain);
 
 internal sealed record PoolDto(
-    long Id, string Name, int Size, int MinSize, uint PgNum, int CrushRule, ulong SnapSeq, ulong[] RemovedSnaps, string? Application, int Flags, ulong SnapGeneration = 0);
+    long Id, string Name, int Size, int MinSize, uint PgNum, int CrushRule, ulong SnapSeq, ulong[] RemovedSnaps, string? Application, int Flags, ulong SnapGeneration = 0, long CreatedEpoch = 0);
 
 internal sealed record OptionDto(string Key, string Value);
 

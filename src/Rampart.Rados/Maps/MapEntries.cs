@@ -11,7 +11,7 @@ public sealed record MonitorInfo(string Name, string Address);
 /// <see cref="CrushWeight"/> repeat what the OSD booted with and where the monitors put it; CRUSH
 /// placement reads the <see cref="Crush.CrushMap"/>, which stays authoritative.
 /// <see cref="UpFrom"/> is the epoch at which the OSD last came up; <see cref="DownSince"/> the time
-/// it was marked down (null while up). <see cref="AutoOut"/> is set when the monitors marked it out
+/// it was marked down (null while up), <see cref="DownAt"/> the epoch (0 while up, or not recorded). <see cref="AutoOut"/> is set when the monitors marked it out
 /// on their own after the down-out interval, so its next boot marks it in again (Ceph's AUTOOUT state).
 /// </summary>
 public sealed record OsdInfo(
@@ -23,7 +23,8 @@ public sealed record OsdInfo(
     double Reweight,
     long UpFrom,
     DateTimeOffset? DownSince,
-    bool AutoOut = false)
+    bool AutoOut = false,
+    long DownAt = 0)
 {
     public bool In => Reweight > 0;
 }
@@ -45,7 +46,8 @@ public enum PoolFlags
 /// A replicated pool. <see cref="SnapSeq"/> is the last snapshot id handed out (ids start at 1);
 /// <see cref="RemovedSnaps"/> the ids deleted since. <see cref="SnapGeneration"/> counts the snapshots published
 /// into an image header (or removed from one): an OSD refuses a guarded write whose snapshot context predates it,
-/// so a writer never keeps writing without a snapshot taken meanwhile. Compared by value, snapshots included.
+/// so a writer never keeps writing without a snapshot taken meanwhile. <see cref="CreatedEpoch"/>: an OSD down since
+/// before it cannot hold any of the pool's data. Compared by value, snapshots included.
 /// </summary>
 public sealed record PoolInfo(
     long Id,
@@ -58,14 +60,15 @@ public sealed record PoolInfo(
     ImmutableSortedSet<ulong> RemovedSnaps,
     string? Application,
     PoolFlags Flags,
-    ulong SnapGeneration = 0)
+    ulong SnapGeneration = 0,
+    long CreatedEpoch = 0)
 {
     public const int MaxSize = 10;
 
     public bool Equals(PoolInfo? other) =>
         other is not null
         && Id == other.Id && Name == other.Name && Size == other.Size && MinSize == other.MinSize
-        && PgNum == other.PgNum && CrushRule == other.CrushRule && SnapSeq == other.SnapSeq && SnapGeneration == other.SnapGeneration
+        && PgNum == other.PgNum && CrushRule == other.CrushRule && SnapSeq == other.SnapSeq && SnapGeneration == other.SnapGeneration && CreatedEpoch == other.CreatedEpoch
         && Application == other.Application && Flags == other.Flags
         && RemovedSnaps.SequenceEqual(other.RemovedSnaps);
 

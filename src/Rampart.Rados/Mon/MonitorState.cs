@@ -46,13 +46,13 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
             outcome = command switch
             {
                 OsdBoot c => OsdBootCmd(c, next),
-                OsdMarkDown c => OsdMarkDownCmd(c),
+                OsdMarkDown c => OsdMarkDownCmd(c, next),
                 OsdMarkUp c => OsdMarkUpCmd(c, next),
                 OsdOut c => OsdOutCmd(c),
                 OsdIn c => OsdInCmd(c),
                 OsdReweight c => OsdReweightCmd(c),
                 AutoOut c => AutoOutCmd(c),
-                PoolCreate c => PoolCreateCmd(c),
+                PoolCreate c => PoolCreateCmd(c, next),
                 PoolDelete c => PoolDeleteCmd(c),
                 PoolSet c => PoolSetCmd(c),
                 SetOption c => SetOptionCmd(c),
@@ -153,7 +153,7 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
             $"osd.{c.Id} boot at {c.Address} on host {host}");
     }
 
-    private Outcome OsdMarkDownCmd(OsdMarkDown c)
+    private Outcome OsdMarkDownCmd(OsdMarkDown c, long next)
     {
         if (Map.FindOsd(c.Id) is not { } osd)
             return Refuse("ENOENT", $"osd.{c.Id} does not exist");
@@ -162,7 +162,7 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
         if (c.SeenUpFrom is { } seen && seen != osd.UpFrom)
             return Unchanged($"osd.{c.Id} has restarted since (up from epoch {osd.UpFrom}): report ignored.");
         string reason = string.IsNullOrEmpty(c.Reason) ? "" : $" ({c.Reason})";
-        return Changed(WithOsd(osd with { Up = false, DownSince = c.At }), $"marked down osd.{c.Id}.{reason}");
+        return Changed(WithOsd(osd with { Up = false, DownSince = c.At, DownAt = next }), $"marked down osd.{c.Id}.{reason}");
     }
 
     private Outcome OsdMarkUpCmd(OsdMarkUp c, long next)
@@ -171,7 +171,7 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
             return Refuse("ENOENT", $"osd.{c.Id} does not exist");
         if (osd.Up)
             return Unchanged($"osd.{c.Id} is already up.");
-        return Changed(WithOsd(osd with { Up = true, UpFrom = next, DownSince = null }), $"marked up osd.{c.Id}.");
+        return Changed(WithOsd(osd with { Up = true, UpFrom = next, DownSince = null, DownAt = 0 }), $"marked up osd.{c.Id}.");
     }
 
     private Outcome OsdOutCmd(OsdOut c)
@@ -227,7 +227,7 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
 
     // ---- pools ---------------------------------------------------------------------------------
 
-    private Outcome PoolCreateCmd(PoolCreate c)
+    private Outcome PoolCreateCmd(PoolCreate c, long next)
     {
         if (string.IsNullOrWhiteSpace(c.Name))
             return Refuse("EINVAL", "pool name must not be empty");
@@ -248,7 +248,7 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
         uint pgNum = c.PgNum ?? PgCount.Default(Map.Osds.Count, c.Size, Map.Pools.Count + 1);
         long id = Map.PoolMax + 1;
         var pool = new PoolInfo(id, c.Name, c.Size, c.MinSize, pgNum, rule.Id, SnapSeq: 0,
-            ImmutableSortedSet<ulong>.Empty, c.Application, PoolFlags.HashPsPool);
+            ImmutableSortedSet<ulong>.Empty, c.Application, PoolFlags.HashPsPool, CreatedEpoch: next);
         return Changed(Map with { Pools = Map.Pools.Add(id, pool), PoolMax = id }, $"pool '{c.Name}' created");
     }
 

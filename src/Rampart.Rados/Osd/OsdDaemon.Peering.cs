@@ -21,7 +21,8 @@ public sealed partial class OsdDaemon
         {
             var map = _map!;
             var answers = await QueryAllAsync(pg.Id, map, token).ConfigureAwait(false);
-            var mayHold = map.RawSet(pg.Id).Where(o => map.FindOsd(o) is { Up: false }).ToArray();
+            // A down OSD may hold the only copy — unless it went down before the pool existed.
+            var mayHold = map.RawSet(pg.Id).Where(o => map.FindOsd(o) is { Up: false } d && (d.DownAt == 0 || d.DownAt >= interval.Pool.CreatedEpoch)).ToArray();
             var choice = Peering.Choose(_config.Id, answers, mayHold);
             if (choice.Verdict != PeeringVerdict.Activate)
             {

@@ -172,6 +172,24 @@ public sealed class ObjectStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_pool_created_while_an_osd_is_down_serves_io_at_once()
+    {
+        await _lab.StartAsync(Pool);
+        await using var client = await _lab.ConnectAsync();
+        _lab.CrashOsd(2);
+        await Wait.UntilAsync(() => !client.Map.FindOsd(2)!.Up, TimeSpan.FromSeconds(10), "osd.2 marked down");
+        // osd.2 is still in: CRUSH maps PGs of the new pool to it, but it cannot hold any of their data.
+        await _lab.OkAsync("pool", "create", "late", "--pg-num", "16");
+        await Wait.UntilAsync(() => client.Map.FindPool("late") is not null, TimeSpan.FromSeconds(10), "the client sees pool late");
+        var late = client.OpenPool("late");
+        await WriteAsync(late, 30);
+        await AssertAllAsync(late, 30);
+        _lab.StartOsd(2);
+        await _lab.WaitForCleanAsync();
+        await AssertAllAsync(late, 30);
+    }
+
+    [Fact]
     public async Task An_osd_marked_out_has_its_data_backfilled_to_the_others()
     {
         await _lab.StartAsync(Pool);

@@ -56,7 +56,7 @@ public class MonitorStateTests
         var (s1, r1) = state.Apply(new OsdMarkDown(1, "heartbeat", T0));
         Assert.Equal("marked down osd.1. (heartbeat)", r1.Message);
         Assert.Equal(e + 1, s1.Map.Epoch);
-        Assert.True(s1.Map.FindOsd(1) is { Up: false, In: true } o && o.DownSince == T0);
+        Assert.True(s1.Map.FindOsd(1) is { Up: false, In: true } o && o.DownSince == T0 && o.DownAt == e + 1);
 
         var (s2, r2) = s1.Apply(new OsdMarkDown(1, "again", T0.AddSeconds(5)));
         Assert.Equal("osd.1 is already down.", r2.Message);
@@ -347,6 +347,8 @@ public class MonitorStateTests
         Assert.Equal("Error ENOENT: snap 0 does not exist in pool 'rbd'", Refused(s3, new SnapRemove("rbd", 0)).Message);
         Assert.Equal("Error ENOENT: unrecognized pool 'x'", Refused(s3, new SnapCreate("x")).Message);
         Assert.Equal("Error ENOENT: unrecognized pool 'x'", Refused(s3, new SnapRemove("x", 1)).Message);
+
+        Assert.Equal(state.Map.Epoch, state.Map.FindPool("rbd")!.CreatedEpoch);
 
         // Publishing counts up, each time a new epoch the OSDs check guarded writes against.
         var (s4, r4) = s3.Apply(new SnapPublish("rbd"));
