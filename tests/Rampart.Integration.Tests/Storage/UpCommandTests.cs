@@ -26,7 +26,9 @@ public sealed partial class UpCommandTests : IDisposable
     /// <summary>Starts `rampart up` and waits until its status line says every PG is active+clean (3 OSDs × 100 / size 3 → 128 PGs).</summary>
     private static async Task<(Process Process, List<string> Lines)> UpAsync(string dir)
     {
-        var process = Process.Start(new ProcessStartInfo(RampartCli.Path, ["up", "--dir", dir, "--osds", "3"])
+        // env restores SIGINT's default action, then execs (same pid): a runner started in the background has it ignored,
+        // and an ignored SIGINT stays ignored across exec, so "Ctrl-C" would never arrive.
+        var process = Process.Start(new ProcessStartInfo("env", ["--default-signal=INT", RampartCli.Path, "up", "--dir", dir, "--osds", "3"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
