@@ -281,7 +281,7 @@ internal static class AdminCommands
         var config = new Command("config", "Cluster-wide options kept by the monitors.");
         var common = new Common();
         var args = new Argument<string[]>("[WHO] KEY VALUE") { Arity = new ArgumentArity(2, 3), Description = "e.g. mon_allow_pool_delete true (WHO, like ceph's 'mon', is accepted and ignored)" };
-        var set = common.Add(new Command("set", "Set a cluster option: mon_allow_pool_delete, mon_osd_down_out_interval, osd_pool_default_size.") { args });
+        var set = common.Add(new Command("set", "Set a cluster option: mon_allow_pool_delete, mon_osd_down_out_interval, mon_osd_report_timeout, osd_pool_default_size.") { args });
         set.SetAction(common.Run((r, client, token) =>
         {
             var values = r.GetValue(args)!;

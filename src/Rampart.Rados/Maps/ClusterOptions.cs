@@ -13,10 +13,12 @@ public sealed class ClusterOptions : IEquatable<ClusterOptions>
     public const string MonAllowPoolDeleteKey = "mon_allow_pool_delete";
     public const string MonOsdDownOutIntervalKey = "mon_osd_down_out_interval";
     public const string OsdPoolDefaultSizeKey = "osd_pool_default_size";
+    public const string MonOsdReportTimeoutKey = "mon_osd_report_timeout";
 
     public const bool MonAllowPoolDeleteDefault = false;
     public const long MonOsdDownOutIntervalDefaultSeconds = 600;
     public const int OsdPoolDefaultSizeDefault = 3;
+    public const long MonOsdReportTimeoutDefaultSeconds = 30;
 
     public static ClusterOptions Default { get; } = new(ImmutableSortedDictionary.Create<string, string>(StringComparer.Ordinal));
 
@@ -29,6 +31,9 @@ public sealed class ClusterOptions : IEquatable<ClusterOptions>
 
     /// <summary>How long an OSD may stay down before the monitors mark it out; 0 disables auto-out.</summary>
     public TimeSpan MonOsdDownOutInterval => TimeSpan.FromSeconds(GetInt64(MonOsdDownOutIntervalKey, MonOsdDownOutIntervalDefaultSeconds));
+
+    /// <summary>How long an up OSD may go without a beacon before the leader marks it down; 0 disables the check.</summary>
+    public TimeSpan MonOsdReportTimeout => TimeSpan.FromSeconds(GetInt64(MonOsdReportTimeoutKey, MonOsdReportTimeoutDefaultSeconds));
 
     public int OsdPoolDefaultSize => (int)GetInt64(OsdPoolDefaultSizeKey, OsdPoolDefaultSizeDefault);
 
@@ -62,7 +67,7 @@ public sealed class ClusterOptions : IEquatable<ClusterOptions>
             error = $"{key}: no value";
         else if (key == MonAllowPoolDeleteKey && !TryParseBool(value, out _))
             error = $"{key}: '{value}' is not a boolean (true or false)";
-        else if (key == MonOsdDownOutIntervalKey && !(long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long seconds) && seconds <= int.MaxValue))
+        else if (key is MonOsdDownOutIntervalKey or MonOsdReportTimeoutKey && !(long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long seconds) && seconds <= int.MaxValue))
             error = $"{key}: '{value}' is not a number of seconds >= 0";
         else if (key == OsdPoolDefaultSizeKey && !(int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int size) && size is >= 1 and <= PoolInfo.MaxSize))
             error = $"{key}: '{value}' is not a pool size between 1 and {PoolInfo.MaxSize}";

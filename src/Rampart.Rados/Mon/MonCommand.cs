@@ -12,6 +12,7 @@ namespace Rampart.Rados.Mon;
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "cmd")]
 [JsonDerivedType(typeof(OsdBoot), "osd_boot")]
 [JsonDerivedType(typeof(OsdMarkDown), "osd_down")]
+[JsonDerivedType(typeof(OsdBeacon), "osd_beacon")]
 [JsonDerivedType(typeof(OsdMarkUp), "osd_up")]
 [JsonDerivedType(typeof(OsdOut), "osd_out")]
 [JsonDerivedType(typeof(OsdIn), "osd_in")]
@@ -40,6 +41,10 @@ public sealed record OsdBoot(int Id, string Address, string Host, double Weight)
 /// <summary>Marks an OSD down (failure reports, or `osd down`); <paramref name="At"/> starts the down-out clock.
 /// <paramref name="SeenUpFrom"/>: the incarnation the reporter saw fail; a report about an earlier one is stale and ignored.</summary>
 public sealed record OsdMarkDown(int Id, string Reason, DateTimeOffset At, long? SeenUpFrom = null) : MonCommand;
+
+/// <summary>An OSD says it is alive (every osd_beacon_report_interval). Kept by the leader in memory, never logged:
+/// an up OSD silent for mon_osd_report_timeout is marked down even when no peer is left to report it.</summary>
+public sealed record OsdBeacon(int Id) : MonCommand;
 
 public sealed record OsdMarkUp(int Id) : MonCommand;
 

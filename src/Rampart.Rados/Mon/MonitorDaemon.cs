@@ -28,6 +28,8 @@ public sealed class MonitorDaemon : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private RaftNode _raft = null!;
     private Task _autoOut = Task.CompletedTask;
+    /// <summary>Leader only: when each OSD's last beacon arrived (Environment.TickCount64).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, long> _beacons = new();
     private MessageServer _server = null!;
 
     private MonitorDaemon(MonitorConfig config, ILogger log)
@@ -73,7 +75,7 @@ public sealed class MonitorDaemon : IAsyncDisposable
             throw;
         }
         daemon._raft.LeaderChanged += daemon.OnLeaderChanged;
-        daemon._autoOut = Task.Run(daemon.AutoOutLoopAsync);
+        daemon._autoOut = Task.Run(daemon.OsdWatchLoopAsync);
         daemon._log.LogInformation("mon.{Name} listening on {Address} (raft {Raft}), data {Data}, epoch {Epoch}",
             config.Name, config.Address, raftOptions.LocalEndPoint, config.DataDirectory, daemon.State.Map.Epoch);
         return daemon;
@@ -104,6 +106,8 @@ public sealed class MonitorDaemon : IAsyncDisposable
                 // pool (osd 'profile rbd pool=x') may manage its self-managed snapshots; everything else needs rw.
                 var command = MonCommandCodec.Decode(request.Payload.Span);
                 var caps = connection.Session.Caps;
+                if (command is OsdBeacon beacon)
+                    return Beacon(connection, beacon).Encode();
                 bool allowed = command switch
                 {
                     OsdBoot or OsdMarkDown => caps.Allows("mon", CapOp.Read | CapOp.Execute),
@@ -182,6 +186,17 @@ public sealed class MonitorDaemon : IAsyncDisposable
         return CommandReply.Of(result);
     }
 
+    /// <summary>The leader notes the time; a follower sends the OSD to the leader.</summary>
+    private CommandReply Beacon(Connection connection, OsdBeacon beacon)
+    {
+        if (connection.Session.Entity.ToString() != $"osd.{beacon.Id}")
+            throw new UnauthorizedAccessException($"Error EACCES: {connection.Session.Entity} cannot send a beacon for osd.{beacon.Id}");
+        if (!_raft.IsLeader)
+            return CommandReply.RedirectTo(AddressOf(_raft.Leader));
+        _beacons[beacon.Id] = Environment.TickCount64;
+        return CommandReply.Of(MonResult.Ok(""));
+    }
+
     private string? AddressOf(IPEndPoint? raft) =>
         raft is not null && _byRaftEndPoint.TryGetValue(raft, out var m) ? m.Address.ToString() : null;
 
@@ -219,16 +234,28 @@ public sealed class MonitorDaemon : IAsyncDisposable
         }
     }
 
-    /// <summary>The leader marks out OSDs that stayed down for mon_osd_down_out_interval, so their PGs re-replicate elsewhere.</summary>
-    private async Task AutoOutLoopAsync()
+    /// <summary>
+    /// The leader marks down up OSDs whose beacons stopped for mon_osd_report_timeout (a new leader first gives every OSD
+    /// the whole timeout), and marks out OSDs that stayed down for mon_osd_down_out_interval, so their PGs re-replicate elsewhere.
+    /// </summary>
+    private async Task OsdWatchLoopAsync()
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
+        long leaderSince = 0;
         try
         {
             while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
             {
                 var map = _machine.State.Map;
                 var now = DateTimeOffset.UtcNow;
+                if (!_raft.IsLeader)
+                {
+                    leaderSince = 0;
+                    continue;
+                }
+                if (leaderSince == 0)
+                    leaderSince = Environment.TickCount64;
+                await MarkSilentOsdsDownAsync(map, now, leaderSince).ConfigureAwait(false);
                 var interval = map.Options.MonOsdDownOutInterval;
                 if (!_raft.IsLeader || interval <= TimeSpan.Zero
                     || !map.Osds.Values.Any(o => !o.Up && o.In && o.DownSince is { } since && now - since >= interval))
@@ -245,6 +272,29 @@ public sealed class MonitorDaemon : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+
+    private async Task MarkSilentOsdsDownAsync(ClusterMap map, DateTimeOffset now, long leaderSince)
+    {
+        long timeout = (long)map.Options.MonOsdReportTimeout.TotalMilliseconds, tick = Environment.TickCount64;
+        if (timeout <= 0)
+            return;
+        foreach (var osd in map.Osds.Values.Where(o => o.Up))
+        {
+            long last = Math.Max(leaderSince, _beacons.GetValueOrDefault(osd.Id));
+            if (tick - last < timeout)
+                continue;
+            try
+            {
+                var command = new OsdMarkDown(osd.Id, $"no beacon for {(tick - last) / 1000} s", now, osd.UpFrom);
+                long index = await _raft.ProposeAsync(MonCommandCodec.Encode(command), _stopping.Token).ConfigureAwait(false);
+                _log.LogWarning("osd.{Id}: {Result}", osd.Id, _machine.ResultOf(index)?.Message);
+            }
+            catch (Exception e) when (e is NotLeaderException or TimeoutException)
+            {
+                return;
+            }
         }
     }
 

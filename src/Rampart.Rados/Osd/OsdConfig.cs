@@ -12,7 +12,8 @@ namespace Rampart.Rados.Osd;
 /// osd_data (default /var/lib/rampart/osd-N; "$id" is replaced), host (its CRUSH host, default the
 /// machine's name), osd_weight (CRUSH weight, default 1), the keyring holding osd.N's key, the monitors,
 /// the failure-detection timings osd_heartbeat_interval / osd_heartbeat_grace (seconds), and osd_chunk_size
-/// (bytes per stored chunk, fixed when the store is created: the unit of checksums, copy-on-write and rewrites).
+/// (bytes per stored chunk, fixed when the store is created: the unit of checksums, copy-on-write and rewrites),
+/// osd_beacon_report_interval (seconds between "alive" messages to the monitors).
 /// </summary>
 public sealed record OsdConfig(
     int Id,
@@ -26,7 +27,8 @@ public sealed record OsdConfig(
     TimeSpan HeartbeatGrace,
     TimeSpan ScrubInterval,
     TimeSpan DeepScrubInterval,
-    int ChunkSize = 64 * 1024)
+    int ChunkSize = 64 * 1024,
+    double BeaconSeconds = 5)
 {
     public EntityName Entity => EntityName.Parse($"osd.{Id}");
 
@@ -58,7 +60,8 @@ public sealed record OsdConfig(
             TimeSpan.FromSeconds(Number(conf, daemon, "osd_heartbeat_grace", 3)),
             TimeSpan.FromSeconds(Number(conf, daemon, "osd_scrub_interval", 86400)),
             TimeSpan.FromSeconds(Number(conf, daemon, "osd_deep_scrub_interval", 7 * 86400)),
-            (int)chunk);
+            (int)chunk,
+            Number(conf, daemon, "osd_beacon_report_interval", 5));
     }
 
     private static double Number(RampartConf conf, string daemon, string key, double fallback)

@@ -205,4 +205,23 @@ public sealed partial class OsdDaemon
             _links.Clear();
         }
     }
+
+    /// <summary>Tells the monitor leader this OSD is alive, so it is marked down even when no peer is left to report it.</summary>
+    private async Task BeaconLoopAsync()
+    {
+        if (_config.BeaconSeconds <= 0)
+            return;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(_config.BeaconSeconds));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                try { await _mon.CommandAsync(new Mon.OsdBeacon(_config.Id), _stopping.Token).ConfigureAwait(false); }
+                catch (MonClientException e) { _log.LogDebug("beacon not delivered: {Reason}", e.Message); }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
 }

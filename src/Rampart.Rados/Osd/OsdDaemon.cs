@@ -71,6 +71,7 @@ public sealed partial class OsdDaemon : IAsyncDisposable
             await daemon._mon.SubscribeAsync(0, cancellationToken).ConfigureAwait(false);
             daemon._loops.Add(Task.Run(daemon.HeartbeatLoopAsync));
             daemon._loops.Add(Task.Run(daemon.HousekeepingLoopAsync));
+            daemon._loops.Add(Task.Run(daemon.BeaconLoopAsync));
         }
         catch
         {

@@ -172,6 +172,22 @@ public sealed class ObjectStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task When_every_osd_dies_at_once_the_monitors_mark_them_down_without_reports()
+    {
+        await _lab.StartAsync(Pool);
+        await _lab.OkAsync("config", "set", "mon", "mon_osd_report_timeout", "10");
+        await using var client = await _lab.ConnectAsync();
+        foreach (int id in _lab.OsdIds)
+            _lab.CrashOsd(id); // no survivor is left to report the others
+        await Wait.UntilAsync(() => Task.FromResult(client.Map.UpOsdCount == 0), TimeSpan.FromSeconds(40), () => $"every OSD marked down\n{_lab.Mons.Outputs()}");
+        Assert.Contains("no beacon", _lab.Mons.Outputs(), StringComparison.Ordinal);
+        foreach (int id in _lab.OsdIds)
+            _lab.StartOsd(id);
+        await _lab.WaitForCleanAsync();
+        Assert.Equal(_lab.OsdIds.Count, client.Map.UpOsdCount); // beating again: none marked down wrongly
+    }
+
+    [Fact]
     public async Task A_pool_created_while_an_osd_is_down_serves_io_at_once()
     {
         await _lab.StartAsync(Pool);
