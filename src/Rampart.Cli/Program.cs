@@ -6,6 +6,7 @@ root.Subcommands.Add(UpCommand.Build());
 root.Subcommands.Add(VrrpCommands.Build());
 root.Subcommands.Add(DemoCommands.Build());
 root.Subcommands.Add(MonCommands.Build());
+root.Subcommands.Add(SqlCommands.Build());
 foreach (var command in AdminCommands.Build()) root.Subcommands.Add(command);
 
 var parsed = root.Parse(args);

@@ -48,6 +48,9 @@ public sealed class FailoverMachine(SqlConfig config)
     public IReadOnlyList<string> Reads => _reads;
     public string? RoutedWrites => _routedWrites;
 
+    /// <summary>The plan being executed, if any.</summary>
+    public FailoverPlan? Running => _running;
+
     /// <summary>Restores what a previous manager knew (from the replicated log): the primary and the fork point.</summary>
     public void Adopt(string? primary, GtidSet? promotedAt, IEnumerable<KeyValuePair<string, string>> heldOut)
     {
@@ -57,7 +60,7 @@ public sealed class FailoverMachine(SqlConfig config)
         Phase = primary is null ? ManagerPhase.Discovering : ManagerPhase.Monitoring;
     }
 
-    /// <summary>One round of checks. Returns the actions to execute now (a whole plan when a failover starts).</summary>
+    /// <summary>One round of checks. Returns the actions to execute now; when a failover starts, its plan (executed after them).</summary>
     public IReadOnlyList<SqlAction> OnRound(CheckRound round, out FailoverPlan? plan)
     {
         plan = null;
@@ -109,7 +112,6 @@ public sealed class FailoverMachine(SqlConfig config)
         }
         _running = plan;
         Phase = ManagerPhase.Operating;
-        actions.AddRange(plan.Actions);
         return actions;
     }
 
