@@ -112,10 +112,18 @@ public sealed partial class TcpProxy : IAsyncDisposable
                     connect.CancelAfter(TimeSpan.FromSeconds(5));
                     await server.ConnectAsync(backend, connect.Token).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is SocketException or OperationCanceledException)
+                catch (Exception e) when (e is SocketException or OperationCanceledException && !_stop.IsCancellationRequested)
                 {
+                    // A dead backend not yet replaced (failure detection under way): keep the client until its owner
+                    // routes elsewhere or the hold time runs out, instead of failing it at once.
                     Log.ConnectFailed(_logger, Name, backend, e.Message);
-                    return;
+                    session.Backend = null;
+                    session.Server = null;
+                    server.Dispose();
+                    var left = deadline - DateTime.UtcNow;
+                    if (left <= TimeSpan.Zero) return;
+                    await Task.WhenAny(changed, Task.Delay(TimeSpan.FromMilliseconds(50), _stop.Token)).ConfigureAwait(false);
+                    continue;
                 }
                 // The backend may have been removed while we connected: honour the removal.
                 if (!Backends.Contains(backend)) return;

@@ -57,6 +57,10 @@ public sealed partial class ActionExecutor(SqlConfig config, NodeProbe probe, IR
                     {
                         await ExecAsync(c, "STOP SLAVE", token).ConfigureAwait(false);
                         await ExecAsync(c, "RESET SLAVE ALL", token).ConfigureAwait(false);
+                        // OFF then ON resets Rpl_semi_sync_master_status to ON. As a replica the node's own status went OFF
+                        // (its SQL thread committed with no semi-sync replica), and while OFF the first commits would be
+                        // acknowledged without waiting for any replica.
+                        await ExecAsync(c, "SET GLOBAL rpl_semi_sync_master_enabled = OFF", token).ConfigureAwait(false);
                         await ExecAsync(c, "SET GLOBAL rpl_semi_sync_master_enabled = ON", token).ConfigureAwait(false);
                         return null;
                     }, token).ConfigureAwait(false);
@@ -89,7 +93,8 @@ public sealed partial class ActionExecutor(SqlConfig config, NodeProbe probe, IR
                         while (true)
                         {
                             var clients = await ScalarAsync(c, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'", token, column: "Value").ConfigureAwait(false);
-                            if (int.TryParse(clients, CultureInfo.InvariantCulture, out int n) && n > 0) return null;
+                            var active = await ScalarAsync(c, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_status'", token, column: "Value").ConfigureAwait(false);
+                            if (int.TryParse(clients, CultureInfo.InvariantCulture, out int n) && n > 0 && active == "ON") return null;
                             if (time.GetUtcNow() > deadline) return $"no semi-sync replica attached within {config.SemiSyncWait.TotalSeconds:0.#} s; writes stay closed";
                             await Task.Delay(TimeSpan.FromMilliseconds(10), time, token).ConfigureAwait(false);
                         }

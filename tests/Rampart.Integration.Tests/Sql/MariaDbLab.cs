@@ -102,6 +102,8 @@ public sealed partial class MariaDbLab : IDisposable
     private void Install(string node, int serverId)
     {
         var dir = Directory.CreateDirectory(NodeDir(node)).FullName;
+        // Parallel installs in one shared /tmp collided on temporary table names: each node gets its own.
+        Directory.CreateDirectory(Path.Combine(dir, "tmp"));
         File.WriteAllText(Path.Combine(dir, "my.cnf"), string.Create(CultureInfo.InvariantCulture, $"""
             [mariadbd]
             user = root
@@ -111,6 +113,7 @@ public sealed partial class MariaDbLab : IDisposable
             port = {Ports[node]}
             bind-address = 127.0.0.1
             log-error = {dir}/error.log
+            tmpdir = {dir}/tmp
             skip-name-resolve
             performance-schema = OFF
             innodb-buffer-pool-size = 64M
@@ -132,7 +135,7 @@ public sealed partial class MariaDbLab : IDisposable
 
             """));
         var install = Process.Start(new ProcessStartInfo("mariadb-install-db",
-            ["--no-defaults", "--user=root", $"--datadir={dir}/data", "--auth-root-authentication-method=normal", "--skip-test-db"])
+            ["--no-defaults", "--user=root", $"--datadir={dir}/data", "--auth-root-authentication-method=normal", "--skip-test-db", $"--tmpdir={dir}/tmp"])
         { RedirectStandardOutput = true, RedirectStandardError = true })!;
         var output = install.StandardOutput.ReadToEndAsync();
         var error = install.StandardError.ReadToEnd();
