@@ -99,14 +99,25 @@ internal static class SqlCommands
         catch (ConfigException e) { return (null, e.Message); }
         if (config.Managers.Count == 0) return (null, $"{config.Path} has no [sql.manager.NAME] section with addr: no manager to ask");
         var errors = new List<string>();
-        foreach (var m in config.Managers)
+        ControlReply? fallback = null;
+        // The leader is the one that acts and sees the nodes; a follower names it, and is asked only if the leader is not reachable.
+        var order = new List<SqlManagerConfig>(config.Managers);
+        for (int i = 0; i < order.Count && i < 2 * config.Managers.Count; i++)
         {
-            try { return (await SqlControl.RequestAsync(m.Address, request, timeout, token), null); }
+            var m = order[i];
+            try
+            {
+                var reply = await SqlControl.RequestAsync(m.Address, request, timeout, token);
+                string? leader = reply.Redirect ?? reply.Status?.Leader;
+                if (leader is null || leader == m.Name || config.Managers.All(x => x.Name != leader)) return (reply, null);
+                fallback ??= reply.Ok ? reply : null;
+                order.Insert(i + 1, config.Managers.First(x => x.Name == leader));
+            }
             catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or OperationCanceledException or JsonException)
             {
                 errors.Add($"{m.Name} ({m.Address}): {e.Message}");
             }
         }
-        return (null, $"no manager answered: {string.Join("; ", errors)}");
+        return fallback is not null ? (fallback, null) : (null, $"no manager answered: {string.Join("; ", errors)}");
     }
 }

@@ -11,8 +11,12 @@ public sealed record SqlNodeConfig(string Name, string Host, int Port, int Prior
     public string Address => $"{Host}:{Port}";
 }
 
-/// <summary>One SQL manager: a [sql.manager.NAME] section; its control endpoint answers `rampart sql status|switchover`.</summary>
-public sealed record SqlManagerConfig(string Name, IPEndPoint Address);
+/// <summary>
+/// One SQL manager: a [sql.manager.NAME] section. <see cref="Address"/> answers `rampart sql status|switchover`;
+/// <see cref="RaftAddress"/> (default: port + 1000, as monitors do) joins the managers' Raft group. Proxy addresses
+/// may be set per manager (several managers on one host need different ports).
+/// </summary>
+public sealed record SqlManagerConfig(string Name, IPEndPoint Address, IPEndPoint RaftAddress, IPEndPoint? ProxyWrite, IPEndPoint? ProxyRead);
 
 /// <summary>
 /// The [sql] part of rampart.conf, parsed and validated. Durations are seconds (decimals allowed), like the
@@ -40,6 +44,9 @@ public sealed record SqlConfig
     public string? PreFailoverHook { get; init; }
     public string? PostFailoverHook { get; init; }
     public TimeSpan HookTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Raft log and snapshots of a manager ($id = its name); used when the conf lists several managers.</summary>
+    public string ManagerData { get; init; } = "/var/lib/rampart/sql-manager-$id";
 
     public SqlNodeConfig Node(string name) => Nodes.FirstOrDefault(n => n.Name == name) ?? throw new KeyNotFoundException($"no [sql.node.{name}] in {Path}");
 
@@ -83,7 +90,11 @@ public sealed record SqlConfig
             var nodes = sections.Where(s => s.StartsWith("sql.node.", StringComparison.Ordinal)).Order(StringComparer.Ordinal)
                 .Select(ReadNode).OfType<SqlNodeConfig>().ToArray();
             var managers = sections.Where(s => s.StartsWith("sql.manager.", StringComparison.Ordinal)).Order(StringComparer.Ordinal)
-                .Select(s => EndPoint(s, "addr", required: true) is { } ep ? new SqlManagerConfig(s["sql.manager.".Length..], ep) : null)
+                .Select(s => EndPoint(s, "addr", required: true) is { } ep
+                    ? new SqlManagerConfig(s["sql.manager.".Length..], ep,
+                        EndPoint(s, "raft_addr", required: false) ?? new IPEndPoint(ep.Address, ep.Port + 1000 > 65535 ? ep.Port - 1000 : ep.Port + 1000),
+                        EndPoint(s, "proxy_write", required: false), EndPoint(s, "proxy_read", required: false))
+                    : null)
                 .OfType<SqlManagerConfig>().ToArray();
             if (nodes.Length < 2 && _errors.Count == 0)
                 _errors.Add(new(Severity.Error, path, _lines.SectionLine("sql"), "sql.node", $"{nodes.Length} [sql.node.NAME] section(s); a replication set needs at least 2"));
@@ -114,6 +125,7 @@ public sealed record SqlConfig
                 PreFailoverHook = Get("sql", "pre_failover_hook"),
                 PostFailoverHook = Get("sql", "post_failover_hook"),
                 HookTimeout = Seconds("hook_timeout", 10, 0.1, 3600),
+                ManagerData = Get("sql", "manager_data") is { } data ? System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, data) : "/var/lib/rampart/sql-manager-$id",
             };
             if (config.MaxFailedChecks < config.FailureThreshold)
                 _errors.Add(new(Severity.Error, path, _lines.KeyLine("sql", "max_failed_checks"), "max_failed_checks",

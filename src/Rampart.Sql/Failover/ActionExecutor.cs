@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using MySqlConnector;
 using Rampart.Common.Processes;
+using Rampart.Consensus;
 using Rampart.Sql.Config;
 using Rampart.Sql.Topology;
 
@@ -11,8 +12,8 @@ namespace Rampart.Sql.Failover;
 /// <summary>Where the proxy's routes go; the manager implements it over its <c>TcpProxy</c> pair.</summary>
 public interface IRouter
 {
-    void RouteWrites(SqlNodeConfig? node);
-    void RouteReads(IReadOnlyList<SqlNodeConfig> nodes);
+    Task RouteWritesAsync(string? node, CancellationToken cancellationToken);
+    Task RouteReadsAsync(IReadOnlyList<string> nodes, CancellationToken cancellationToken);
 }
 
 /// <summary>The thin shell under <see cref="FailoverMachine"/>: runs each action against MariaDB, the proxy or a hook.</summary>
@@ -28,10 +29,10 @@ public sealed partial class ActionExecutor(SqlConfig config, NodeProbe probe, IR
             switch (action)
             {
                 case RouteWrites w:
-                    router.RouteWrites(w.Node is null ? null : config.Node(w.Node));
+                    await router.RouteWritesAsync(w.Node, token).ConfigureAwait(false);
                     return null;
                 case RouteReads r:
-                    router.RouteReads([.. r.Nodes.Select(config.Node)]);
+                    await router.RouteReadsAsync(r.Nodes, token).ConfigureAwait(false);
                     return null;
                 case Alert a:
                     Log.Alert(logger, a.Kind is AlertKind.PrimaryDiscovered or AlertKind.SemiSyncRestored ? LogLevel.Information : LogLevel.Warning, a.Kind, a.Node, a.Message);
@@ -115,14 +116,15 @@ public sealed partial class ActionExecutor(SqlConfig config, NodeProbe probe, IR
                     return $"unknown action {action}";
             }
         }
-        catch (Exception e) when (e is MySqlException or TimeoutException or IOException or InvalidOperationException or FormatException)
+        // A manager that lost leadership must stop acting: NotLeaderException goes up, everything else is this action's failure.
+        catch (Exception e) when (e is MySqlException or TimeoutException or IOException or InvalidOperationException or FormatException && e is not NotLeaderException)
         {
             return e.Message;
         }
     }
 
     /// <summary>Runs a plan in order; stops at the first failed critical action (running the rollback if nothing was promoted yet).</summary>
-    public async Task<OperationResult> RunPlanAsync(FailoverPlan plan, CancellationToken token)
+    public async Task<OperationResult> RunPlanAsync(FailoverPlan plan, Func<string, GtidSet?, Task> onPromoted, Func<bool> mayAct, CancellationToken token)
     {
         var timeline = new List<TimelineEntry>();
         bool promoted = false;
@@ -130,6 +132,8 @@ public sealed partial class ActionExecutor(SqlConfig config, NodeProbe probe, IR
         Log.PlanStarted(logger, plan.Kind, plan.OldPrimary, plan.Candidate, string.Join(" → ", plan.Actions));
         foreach (var action in plan.Actions)
         {
+            // Checked before every step: a leader deposed mid-operation leaves the rest to its successor.
+            if (!mayAct()) throw new NotLeaderException("sql manager: lost leadership during the operation");
             var at = time.GetUtcNow();
             var watch = Stopwatch.StartNew();
             var error = await ExecuteAsync(action, token).ConfigureAwait(false);
@@ -141,6 +145,7 @@ public sealed partial class ActionExecutor(SqlConfig config, NodeProbe probe, IR
                 {
                     promoted = true;
                     promotedAt = await PositionAsync(p.Node, token).ConfigureAwait(false);
+                    await onPromoted(p.Node, promotedAt).ConfigureAwait(false);
                 }
                 continue;
             }

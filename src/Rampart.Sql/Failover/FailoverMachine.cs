@@ -5,6 +5,9 @@ namespace Rampart.Sql.Failover;
 
 public enum ManagerPhase { Discovering, Monitoring, Operating }
 
+/// <summary>An operation a leader started; a new leader finishes it (see <see cref="FailoverMachine.Adopt"/>).</summary>
+public sealed record OperationInProgress(OperationKind Kind, string Old, string Candidate, bool Promoted);
+
 /// <summary>How an operation ended, as the shell reports it back.</summary>
 public sealed record OperationResult(FailoverPlan Plan, bool Succeeded, bool Promoted, string? Error, GtidSet? PromotedAt, IReadOnlyList<TimelineEntry> Timeline);
 
@@ -51,13 +54,24 @@ public sealed class FailoverMachine(SqlConfig config)
     /// <summary>The plan being executed, if any.</summary>
     public FailoverPlan? Running => _running;
 
-    /// <summary>Restores what a previous manager knew (from the replicated log): the primary and the fork point.</summary>
-    public void Adopt(string? primary, GtidSet? promotedAt, IEnumerable<KeyValuePair<string, string>> heldOut)
+    /// <summary>
+    /// Takes over from a previous leader (its state comes from the replicated log). An operation it left unfinished
+    /// is resumed: promoted already → the candidate is the primary and the steady-state rules repoint the others and
+    /// open writes once a semi-sync replica is attached; a failover not yet promoted → planned again at once (the
+    /// primary was already declared dead); a switchover not yet promoted → the old primary, fenced read-only, is
+    /// opened again by the same rules.
+    /// </summary>
+    public void Adopt(string? primary, GtidSet? promotedAt, IEnumerable<KeyValuePair<string, string>> heldOut, OperationInProgress? operation, int failovers, OperationSummary? last)
     {
         Primary = primary;
         PromotedAt = promotedAt;
+        Failovers = failovers;
+        LastOperation = last;
         foreach (var (k, v) in heldOut) _heldOut[k] = v;
-        Phase = primary is null ? ManagerPhase.Discovering : ManagerPhase.Monitoring;
+        if (operation is { Promoted: true } done) Primary = done.Candidate;
+        else if (operation is { Kind: OperationKind.Failover } failover) { Primary = failover.Old; PrimaryLost = true; }
+        else if (operation is { } switchover) Primary = switchover.Old;
+        Phase = Primary is null ? ManagerPhase.Discovering : ManagerPhase.Monitoring;
     }
 
     /// <summary>One round of checks. Returns the actions to execute now; when a failover starts, its plan (executed after them).</summary>
@@ -197,7 +211,7 @@ public sealed class FailoverMachine(SqlConfig config)
                 : new Alert(AlertKind.SemiSyncRestored, p, $"semi-sync is back on primary {p} ({primary.SemiSyncClients} semi-sync replica(s))"));
         }
 
-        if (primary.ReadOnly && (!config.RequireSemiSync || primary.SemiSyncClients > 0))
+        if (primary.ReadOnly && (!config.RequireSemiSync || (primary.SemiSyncClients > 0 && primary.SemiSyncMasterActive)))
         {
             actions.Add(new OpenWrites(p));
             actions.Add(new RouteWrites(p));

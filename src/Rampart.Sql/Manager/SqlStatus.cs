@@ -26,11 +26,12 @@ public sealed record SqlStatus(
         WriteIndented = false,
     };
 
-    public static SqlStatus From(string manager, SqlConfig config, FailoverMachine machine, CheckRound? round) => new(
-        manager, manager, machine.Primary, machine.Phase.ToString(), machine.PrimaryLost, machine.FailedChecks, machine.SemiSyncDegraded,
-        machine.Failovers, machine.RoutedWrites, machine.Reads, new Dictionary<string, string>(machine.HeldOut),
+    public static SqlStatus From(string manager, string? leader, SqlConfig config, FailoverMachine machine, CheckRound? round, string? writesTo, IReadOnlyList<string> reads) => new(
+        manager, leader, machine.Primary, round is null ? "Standby" : machine.Phase.ToString(), machine.PrimaryLost, machine.FailedChecks, machine.SemiSyncDegraded,
+        machine.Failovers, writesTo, reads, new Dictionary<string, string>(machine.HeldOut),
         [.. config.Nodes.Select(n => Node(config, machine, n, round?[n.Name]))], machine.LastOperation, round?.At ?? DateTimeOffset.MinValue,
-        config.ProxyWrite?.ToString(), config.ProxyRead?.ToString());
+        (config.Managers.FirstOrDefault(m => m.Name == manager)?.ProxyWrite ?? config.ProxyWrite)?.ToString(),
+        (config.Managers.FirstOrDefault(m => m.Name == manager)?.ProxyRead ?? config.ProxyRead)?.ToString());
 
     private static NodeStatus Node(SqlConfig config, FailoverMachine machine, SqlNodeConfig n, NodeObservation? o)
     {

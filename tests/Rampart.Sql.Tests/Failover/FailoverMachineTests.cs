@@ -284,4 +284,38 @@ public class FailoverMachineTests
     [InlineData("1-1-5", "0-2-150", null, "domain 1 (1-1-5) is unknown to the primary")]
     public void ErrantReason_ComparesAgainstHistory(string node, string primary, string? promotedAt, string? expected) =>
         Assert.Equal(expected, FailoverPlanner.ErrantReason(GtidSet.Parse(node), GtidSet.Parse(primary), promotedAt is null ? null : GtidSet.Parse(promotedAt)));
+    [Fact]
+    public void Adopt_FailoverNotYetPromoted_IsPlannedAgainAtOnce()
+    {
+        var m = new FailoverMachine(Config());
+        m.Adopt("n1", null, [], new OperationInProgress(OperationKind.Failover, "n1", "n2", false), 0, null);
+        m.OnRound(Round(0, Down("n1"), Replica("n2", io: "Connecting"), Replica("n3", io: "Connecting")), out var plan);
+        Assert.NotNull(plan);
+        Assert.Equal("n2", plan.Candidate);
+    }
+
+    [Fact]
+    public void Adopt_FailoverAlreadyPromoted_RepointsTheOthersAndOpensWrites()
+    {
+        var m = new FailoverMachine(Config());
+        m.Adopt("n2", GtidSet.Parse("0-1-100"), [], new OperationInProgress(OperationKind.Failover, "n1", "n2", true), 0, null);
+        // n2 promoted (detached, read-only) with n3 still pointing at the dead n1.
+        var actions = m.OnRound(Round(0, Down("n1"), Primary("n2", readOnly: true, clients: 0), Replica("n3", io: "Connecting")), out var plan);
+        Assert.Null(plan);
+        Assert.Contains(new Repoint("n3", "n2", FormerPrimary: false), actions);
+        Assert.DoesNotContain(actions, a => a is OpenWrites);
+        // Once n3 is attached as a semi-sync replica, writes open.
+        var next = m.OnRound(Round(1, Down("n1"), Primary("n2", readOnly: true, clients: 1), Replica("n3", masterPort: 3312)), out _);
+        Assert.Equal([new OpenWrites("n2"), new RouteWrites("n2")], next.Where(a => a is OpenWrites or RouteWrites));
+    }
+
+    [Fact]
+    public void Adopt_SwitchoverNotYetPromoted_ReopensTheOldPrimary()
+    {
+        var m = new FailoverMachine(Config());
+        m.Adopt("n1", null, [], new OperationInProgress(OperationKind.Switchover, "n1", "n3", false), 0, null);
+        var actions = m.OnRound(Round(0, Primary("n1", readOnly: true), Replica("n2"), Replica("n3")), out var plan);
+        Assert.Null(plan);
+        Assert.Contains(new OpenWrites("n1"), actions);
+    }
 }
