@@ -19,14 +19,21 @@ public sealed partial class MariaDbLab : IDisposable
     private readonly Dictionary<string, Process> _servers = [];
     private readonly List<RouterProcess> _managers = [];
 
-    public MariaDbLab(string extraSql = "")
+    public MariaDbLab(string extraSql = "", int managers = 1)
     {
         Dir = Directory.CreateTempSubdirectory("rampart-sql-").FullName;
-        var ports = MonLab.FreePorts(6);
+        // FreePorts also checks port + 1000, the managers' default Raft port.
+        var ports = MonLab.FreePorts(6 + 3 * (managers - 1));
         Ports = new Dictionary<string, int> { ["n1"] = ports[0], ["n2"] = ports[1], ["n3"] = ports[2] };
         WritePort = ports[3];
         ReadPort = ports[4];
         ManagerPort = ports[5];
+        Managers = [.. "abc".Take(managers).Select(c => c.ToString())];
+        var managerSections = string.Concat(Managers.Select((m, i) => i == 0
+            ? string.Create(CultureInfo.InvariantCulture, $"[sql.manager.{m}]\naddr = 127.0.0.1:{ManagerPort}\n\n")
+            : string.Create(CultureInfo.InvariantCulture, $"[sql.manager.{m}]\naddr = 127.0.0.1:{ports[3 + 3 * i + 2]}\nproxy_write = 127.0.0.1:{ports[3 + 3 * i]}\nproxy_read = 127.0.0.1:{ports[3 + 3 * i + 1]}\n\n")));
+        for (int i = 0; i < Managers.Count; i++)
+            _writePorts[Managers[i]] = i == 0 ? WritePort : ports[3 + 3 * i];
         Conf = Path.Combine(Dir, "rampart.conf");
         File.WriteAllText(Conf, string.Create(CultureInfo.InvariantCulture, $"""
             [sql]
@@ -42,6 +49,7 @@ public sealed partial class MariaDbLab : IDisposable
             proxy_write = 127.0.0.1:{WritePort}
             proxy_read = 127.0.0.1:{ReadPort}
             proxy_hold = 15
+            manager_data = {Dir}/manager-$id
             {extraSql}
 
             [sql.node.n1]
@@ -53,11 +61,16 @@ public sealed partial class MariaDbLab : IDisposable
             [sql.node.n3]
             address = 127.0.0.1:{Ports["n3"]}
 
-            [sql.manager.a]
-            addr = 127.0.0.1:{ManagerPort}
-
+            {managerSections}
             """));
     }
+
+    private readonly Dictionary<string, int> _writePorts = [];
+
+    public IReadOnlyList<string> Managers { get; }
+
+    /// <summary>The proxy write port hosted by manager <paramref name="name"/>.</summary>
+    public int WritePortOf(string name) => _writePorts[name];
 
     public string Dir { get; }
     public string Conf { get; }
@@ -250,9 +263,29 @@ public sealed partial class MariaDbLab : IDisposable
         return wids;
     }
 
-    public void StartManager(string name = "a") =>
-        _managers.Add(new RouterProcess(Process.Start(new ProcessStartInfo(RampartCli.Path, ["sql", "manager", "run", "--id", name, "-c", Conf])
-        { RedirectStandardOutput = true, RedirectStandardError = true })!, $"sql manager {name}", null));
+    private readonly Dictionary<string, RouterProcess> _runningManagers = [];
+
+    public void StartManager(string name = "a")
+    {
+        var process = new RouterProcess(Process.Start(new ProcessStartInfo(RampartCli.Path, ["sql", "manager", "run", "--id", name, "-c", Conf])
+        { RedirectStandardOutput = true, RedirectStandardError = true })!, $"sql manager {name}", null);
+        _managers.Add(process);
+        _runningManagers[name] = process;
+    }
+
+    /// <summary>kill -9 a manager (and its hook, if one runs).</summary>
+    public void CrashManager(string name)
+    {
+        _runningManagers[name].Crash();
+        _runningManagers.Remove(name);
+    }
+
+    /// <summary>The leader named by the managers, or null.</summary>
+    public async Task<string?> LeaderAsync()
+    {
+        using var s = await StatusAsync();
+        return s.RootElement.GetProperty("leader").GetString();
+    }
 
     public string ManagerOutput() => string.Join("\n", _managers.Select(m => $"--- {m.Name}:\n{m.Output}"));
 
