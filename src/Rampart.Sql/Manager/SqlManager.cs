@@ -32,6 +32,7 @@ public sealed partial class SqlManager : IAsyncDisposable, IRouter
     private readonly Channel<(ControlRequest Request, TaskCompletionSource<ControlReply> Reply)> _requests = Channel.CreateUnbounded<(ControlRequest, TaskCompletionSource<ControlReply>)>();
     private readonly List<Task> _tasks = [];
     private volatile SqlStatus _status;
+    private readonly SqlMetrics _metrics;
 
     private SqlManager(SqlConfig config, string name, ICoordinator coordinator, ILoggerFactory logs, TimeProvider time)
     {
@@ -64,6 +65,7 @@ public sealed partial class SqlManager : IAsyncDisposable, IRouter
         coordinator.State.Changed += ApplyRoutes;
         ApplyRoutes(coordinator.State);
         _status = FollowerStatus();
+        _metrics = new SqlMetrics(() => _status);
     }
 
     public SqlStatus Status => _status;
@@ -248,6 +250,7 @@ public sealed partial class SqlManager : IAsyncDisposable, IRouter
         try { await Task.WhenAll(_tasks).ConfigureAwait(false); } catch (OperationCanceledException) { }
         _coordinator.State.Changed -= ApplyRoutes;
         await _coordinator.DisposeAsync().ConfigureAwait(false);
+        _metrics.Dispose();
         if (_writeProxy is not null) await _writeProxy.DisposeAsync().ConfigureAwait(false);
         if (_readProxy is not null) await _readProxy.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
