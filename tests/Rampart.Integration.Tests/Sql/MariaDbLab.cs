@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using MySqlConnector;
+using Rampart.Linux;
 using Rampart.Testing;
 
 namespace Rampart.Integration.Tests.Sql;
@@ -19,9 +20,16 @@ public sealed partial class MariaDbLab : IDisposable
     private readonly Dictionary<string, Process> _servers = [];
     private readonly List<RouterProcess> _managers = [];
 
-    public MariaDbLab(string extraSql = "", int managers = 1)
+    private static int _counter;
+
+    /// <param name="namespaces">Each mariadbd in its own network namespace (n1 10.214.0.11 …) and the manager in "mgr"
+    /// (10.214.0.50, its proxy and control endpoint on 127.0.0.1 there), all on one bridge: links can be cut.</param>
+    public MariaDbLab(string extraSql = "", int managers = 1, bool namespaces = false)
     {
         Dir = Directory.CreateTempSubdirectory("rampart-sql-").FullName;
+        if (namespaces)
+            Lan = VirtualLan.Create($"q{Environment.ProcessId % 1000}{Interlocked.Increment(ref _counter) % 100}",
+                [("n1", "10.214.0.11/24"), ("n2", "10.214.0.12/24"), ("n3", "10.214.0.13/24"), ("mgr", "10.214.0.50/24")]);
         // FreePorts also checks port + 1000, the managers' default Raft port.
         var ports = MonLab.FreePorts(6 + 3 * (managers - 1));
         Ports = new Dictionary<string, int> { ["n1"] = ports[0], ["n2"] = ports[1], ["n3"] = ports[2] };
@@ -53,13 +61,13 @@ public sealed partial class MariaDbLab : IDisposable
             {extraSql}
 
             [sql.node.n1]
-            address = 127.0.0.1:{Ports["n1"]}
+            address = {Host("n1")}:{Ports["n1"]}
 
             [sql.node.n2]
-            address = 127.0.0.1:{Ports["n2"]}
+            address = {Host("n2")}:{Ports["n2"]}
 
             [sql.node.n3]
-            address = 127.0.0.1:{Ports["n3"]}
+            address = {Host("n3")}:{Ports["n3"]}
 
             {managerSections}
             """));
@@ -73,6 +81,13 @@ public sealed partial class MariaDbLab : IDisposable
     public int WritePortOf(string name) => _writePorts[name];
 
     public string Dir { get; }
+    public VirtualLan? Lan { get; }
+
+    /// <summary>Where a node listens and is known to the others.</summary>
+    public string Host(string node) => Lan is null ? "127.0.0.1" : $"10.214.0.{10 + int.Parse(node[1..], CultureInfo.InvariantCulture)}";
+
+    /// <summary>Where the managers, replicas and proxy connect from, as MariaDB account hosts.</summary>
+    private string ClientHost => Lan is null ? "127.0.0.1" : "10.214.0.%";
     public string Conf { get; }
     public IReadOnlyDictionary<string, int> Ports { get; }
     public int WritePort { get; }
@@ -90,21 +105,21 @@ public sealed partial class MariaDbLab : IDisposable
         await Task.WhenAll(Nodes.Select(StartServerAsync));
         // No binlog yet on any node: everything below goes through n1's binlog and is replicated.
         // Semi-sync stays off on n1 until replicas attach, or each statement would wait for the timeout.
-        await RootAsync("n1", """
+        await RootAsync("n1", $"""
             SET GLOBAL rpl_semi_sync_master_enabled = OFF;
-            CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'replpass';
-            GRANT REPLICATION SLAVE, REPLICATION SLAVE ADMIN, REPLICATION CLIENT ON *.* TO 'repl'@'127.0.0.1';
-            CREATE USER 'rampart'@'127.0.0.1' IDENTIFIED BY 'rampartpass';
-            GRANT ALL PRIVILEGES ON *.* TO 'rampart'@'127.0.0.1' WITH GRANT OPTION;
-            CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'apppass';
+            CREATE USER 'repl'@'{ClientHost}' IDENTIFIED BY 'replpass';
+            GRANT REPLICATION SLAVE, REPLICATION SLAVE ADMIN, REPLICATION CLIENT ON *.* TO 'repl'@'{ClientHost}';
+            CREATE USER 'rampart'@'{ClientHost}' IDENTIFIED BY 'rampartpass';
+            GRANT ALL PRIVILEGES ON *.* TO 'rampart'@'{ClientHost}' WITH GRANT OPTION;
+            CREATE USER 'app'@'{ClientHost}' IDENTIFIED BY 'apppass';
             CREATE DATABASE dbha;
-            GRANT ALL PRIVILEGES ON dbha.* TO 'app'@'127.0.0.1';
+            GRANT ALL PRIVILEGES ON dbha.* TO 'app'@'{ClientHost}';
             CREATE TABLE dbha.writes (pk BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, wid BIGINT NOT NULL, KEY (wid)) ENGINE=InnoDB;
             """);
         foreach (var n in new[] { "n2", "n3" })
             await RootAsync(n, string.Create(CultureInfo.InvariantCulture, $"""
                 SET GLOBAL gtid_slave_pos = '';
-                CHANGE MASTER TO master_host = '127.0.0.1', master_port = {Ports["n1"]}, master_user = 'repl', master_password = 'replpass', master_use_gtid = slave_pos, master_connect_retry = 1;
+                CHANGE MASTER TO master_host = '{Host("n1")}', master_port = {Ports["n1"]}, master_user = 'repl', master_password = 'replpass', master_use_gtid = slave_pos, master_connect_retry = 1;
                 START SLAVE;
                 """));
         await RootAsync("n1", "SET GLOBAL rpl_semi_sync_master_enabled = ON");
@@ -124,7 +139,7 @@ public sealed partial class MariaDbLab : IDisposable
             socket = {dir}/mysqld.sock
             pid-file = {dir}/mysqld.pid
             port = {Ports[node]}
-            bind-address = 127.0.0.1
+            bind-address = {Host(node)}
             log-error = {dir}/error.log
             tmpdir = {dir}/tmp
             skip-name-resolve
@@ -163,7 +178,7 @@ public sealed partial class MariaDbLab : IDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        var process = Process.Start(info)!;
+        var process = Lan is null ? Process.Start(info)! : Lan[node].Start("/usr/sbin/mariadbd", [$"--defaults-file={NodeDir(node)}/my.cnf"]);
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
@@ -267,8 +282,10 @@ public sealed partial class MariaDbLab : IDisposable
 
     public void StartManager(string name = "a")
     {
-        var process = new RouterProcess(Process.Start(new ProcessStartInfo(RampartCli.Path, ["sql", "manager", "run", "--id", name, "-c", Conf])
-        { RedirectStandardOutput = true, RedirectStandardError = true })!, $"sql manager {name}", null);
+        string[] args = ["sql", "manager", "run", "--id", name, "-c", Conf];
+        var process = new RouterProcess(Lan is null
+            ? Process.Start(new ProcessStartInfo(RampartCli.Path, args) { RedirectStandardOutput = true, RedirectStandardError = true })!
+            : Lan["mgr"].Start(RampartCli.Path, args), $"sql manager {name}", null);
         _managers.Add(process);
         _runningManagers[name] = process;
     }
@@ -292,7 +309,9 @@ public sealed partial class MariaDbLab : IDisposable
     /// <summary>Runs the CLI against the lab's conf.</summary>
     public async Task<(int Exit, string Out, string Err)> CliAsync(params string[] args)
     {
-        var info = new ProcessStartInfo(RampartCli.Path, [.. args, "-c", Conf]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var info = Lan is null
+            ? new ProcessStartInfo(RampartCli.Path, [.. args, "-c", Conf]) { RedirectStandardOutput = true, RedirectStandardError = true }
+            : new ProcessStartInfo("ip", ["netns", "exec", Lan["mgr"].Name, RampartCli.Path, .. args, "-c", Conf]) { RedirectStandardOutput = true, RedirectStandardError = true };
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -337,6 +356,7 @@ public sealed partial class MariaDbLab : IDisposable
             catch (InvalidOperationException) { }
             p.Dispose();
         }
+        Lan?.Dispose();
         try { Directory.Delete(Dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 

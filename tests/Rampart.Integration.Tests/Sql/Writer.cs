@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using MySqlConnector;
+using Rampart.Linux;
 
 namespace Rampart.Integration.Tests.Sql;
 
@@ -19,9 +20,13 @@ public sealed class Writer : IAsyncDisposable
     private long _next;
     private int _errors;
 
-    public Writer(int port, TimeSpan interval)
+    private readonly NetworkNamespace? _namespace;
+
+    /// <param name="inside">Connect from inside this namespace (the proxy listens on its loopback).</param>
+    public Writer(int port, TimeSpan interval, NetworkNamespace? inside = null)
     {
         _port = port;
+        _namespace = inside;
         _loop = Task.Run(() => LoopAsync(interval));
     }
 
@@ -62,7 +67,13 @@ public sealed class Writer : IAsyncDisposable
                 if (c is null)
                 {
                     c = new MySqlConnection(cs);
-                    await c.OpenAsync(_stop.Token);
+                    if (_namespace is null) await c.OpenAsync(_stop.Token);
+                    else
+                    {
+                        // The socket is created by the thread that entered the namespace and stays in it.
+                        var opening = c;
+                        _namespace.Enter(() => opening.Open());
+                    }
                 }
                 await using var cmd = new MySqlCommand("INSERT INTO writes (wid) VALUES (@id)", c);
                 cmd.Parameters.AddWithValue("@id", id);
