@@ -39,6 +39,15 @@ public sealed partial class ActionExecutor(SqlConfig config, NodeProbe probe, IR
                     return null;
                 case RunHook h:
                     return await RunHookAsync(h, token).ConfigureAwait(false);
+                case StopIoThreads stop:
+                    {
+                        var errors = await Task.WhenAll(stop.Nodes.Select(n => WithNodeAsync(n, async c =>
+                        {
+                            await ExecAsync(c, "STOP SLAVE IO_THREAD", token).ConfigureAwait(false);
+                            return null;
+                        }, token))).ConfigureAwait(false);
+                        return errors.OfType<string>().FirstOrDefault();
+                    }
                 case WaitRelayApplied w:
                     return await WithNodeAsync(w.Node, async c =>
                     {
@@ -111,7 +120,7 @@ public sealed partial class ActionExecutor(SqlConfig config, NodeProbe probe, IR
                         await ExecAsync(c, "SET GLOBAL read_only = ON", token).ConfigureAwait(false);
                         if (f.KillConnections) await KillClientsAsync(c, token).ConfigureAwait(false);
                         return null;
-                    }, token).ConfigureAwait(false);
+                    }, token, f.Required ? null : config.CheckTimeout).ConfigureAwait(false); // a dead old primary must not hold up the checks
                 default:
                     return $"unknown action {action}";
             }
@@ -175,6 +184,7 @@ public sealed partial class ActionExecutor(SqlConfig config, NodeProbe probe, IR
         RouteWrites w => $"RouteWrites {w.Node ?? "(hold)"}",
         RouteReads r => $"RouteReads [{string.Join(",", r.Nodes)}]",
         RunHook h => $"Hook {h.Phase}",
+        StopIoThreads t => $"StopIoThreads [{string.Join(",", t.Nodes)}]",
         WaitRelayApplied w => $"WaitRelayApplied {w.Node}",
         WaitCaughtUp w => $"WaitCaughtUp {w.Node}<-{w.Source}",
         Promote p => $"Promote {p.Node}",
@@ -198,12 +208,12 @@ public sealed partial class ActionExecutor(SqlConfig config, NodeProbe probe, IR
         return result.Succeeded ? null : result.TimedOut ? $"hook timed out after {config.HookTimeout.TotalSeconds:0.#} s" : $"hook exited {result.ExitCode} {result.Error}";
     }
 
-    private async Task<string?> WithNodeAsync(string node, Func<MySqlConnection, Task<string?>> body, CancellationToken token)
+    private async Task<string?> WithNodeAsync(string node, Func<MySqlConnection, Task<string?>> body, CancellationToken token, TimeSpan? connectTimeout = null)
     {
         MySqlConnection c;
         try
         {
-            c = await probe.OpenAsync(config.Node(node), ActionConnectTimeout, token).ConfigureAwait(false);
+            c = await probe.OpenAsync(config.Node(node), connectTimeout ?? ActionConnectTimeout, token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is MySqlException or TimeoutException or IOException or System.Net.Sockets.SocketException)
         {

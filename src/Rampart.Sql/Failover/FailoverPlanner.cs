@@ -45,7 +45,12 @@ public static class FailoverPlanner
         if (candidate is null) return null;
         string c = candidate.Node;
         var others = ReplicasOf(config, round, oldPrimary, heldOut).Where(r => r.Node != c).ToArray();
-        var actions = new List<SqlAction> { new RouteWrites(null), new RunHook(HookPhase.Pre, oldPrimary, c) };
+        var actions = new List<SqlAction>
+        {
+            new RouteWrites(null),
+            new StopIoThreads([c, .. others.Select(o => o.Node)]),
+            new RunHook(HookPhase.Pre, oldPrimary, c),
+        };
 
         // A never_promote replica may hold acknowledged commits the candidate lacks: the candidate copies them first.
         var ahead = others.Where(o => !candidate.ReceivedPos.Contains(o.ReceivedPos))

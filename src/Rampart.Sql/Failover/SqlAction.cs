@@ -20,6 +20,17 @@ public enum HookPhase { Pre, Post }
 /// <summary>Operator hook (like MHA's master_ip_failover_script), e.g. to move a `rampart vrrp` VIP.</summary>
 public sealed record RunHook(HookPhase Phase, string OldPrimary, string NewPrimary) : SqlAction;
 
+/// <summary>
+/// STOP SLAVE IO_THREAD on every node at once. Their primary is dead; an IO thread stuck connecting to it would
+/// make each later STOP SLAVE wait out a connect timeout, one node after the other.
+/// </summary>
+public sealed record StopIoThreads(IReadOnlyList<string> Nodes) : SqlAction
+{
+    public bool Equals(StopIoThreads? other) => other is not null && Nodes.SequenceEqual(other.Nodes);
+
+    public override int GetHashCode() => Nodes.Count;
+}
+
 /// <summary>MASTER_GTID_WAIT until the node has applied everything its IO thread received (Gtid_IO_Pos).</summary>
 public sealed record WaitRelayApplied(string Node) : SqlAction
 {

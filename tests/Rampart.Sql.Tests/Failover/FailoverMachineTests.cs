@@ -130,6 +130,7 @@ public class FailoverMachineTests
         Assert.Equal(
             [
                 new RouteWrites(null),
+                new StopIoThreads(["n2", "n3"]),
                 new RunHook(HookPhase.Pre, "n1", "n2"),
                 new WaitRelayApplied("n2"),
                 new Promote("n2"),
@@ -163,7 +164,7 @@ public class FailoverMachineTests
         Assert.Equal("n2", plan!.Candidate);
         Assert.Equal(
             [new WaitRelayApplied("n3"), new WaitRelayApplied("n2"), new Repoint("n2", "n3", false, Required: true), new WaitCaughtUp("n2", "n3"), new Promote("n2")],
-            plan.Actions.Skip(2).Take(5));
+            plan.Actions.Skip(3).Take(5));
     }
 
     [Fact]
