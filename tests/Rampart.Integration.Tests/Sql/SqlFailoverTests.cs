@@ -31,10 +31,22 @@ public sealed class SqlFailoverTests(ITestOutputHelper output) : IDisposable
         Assert.True(lost.Length == 0, $"{lost.Length} acknowledged writes missing on {node}: {string.Join(",", lost.Take(20))}");
     }
 
+    /// <summary>The port of the server a new connection to the proxy's read endpoint reaches.</summary>
+    private async Task<int> ReadEndpointServesAsync()
+    {
+        await using var c = new MySqlConnector.MySqlConnection($"Server=127.0.0.1;Port={_lab.ReadPort};User ID={MariaDbLab.AppUser};Password={MariaDbLab.AppPassword};Pooling=false;Connection Timeout=5");
+        await c.OpenAsync();
+        await using var cmd = new MySqlConnector.MySqlCommand("SELECT @@port", c);
+        return Convert.ToInt32(await cmd.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     [Fact]
     public async Task Kill9_primary_fails_over_to_a_replica_with_no_acknowledged_write_lost()
     {
         await using var writer = await StartAsync();
+        var readPorts = new HashSet<int>();
+        for (int i = 0; i < 4; i++) readPorts.Add(await ReadEndpointServesAsync());
+        Assert.Equal(new HashSet<int> { _lab.Ports["n2"], _lab.Ports["n3"] }, readPorts);
         double killedAt = writer.NowMs;
         _lab.Crash("n1");
 
@@ -48,6 +60,7 @@ public sealed class SqlFailoverTests(ITestOutputHelper output) : IDisposable
         await Wait.UntilAsync(() => _lab.CaughtUpAsync(other, primary!), TimeSpan.FromSeconds(30), $"{other} follows {primary}");
         await AssertNoLossAsync(primary!, writer);
         await AssertNoLossAsync(other, writer);
+        await Wait.UntilAsync(async () => await ReadEndpointServesAsync() == _lab.Ports[other], TimeSpan.FromSeconds(10), $"reads go to {other}, the remaining replica");
 
         double gap = writer.LongestGapMs();
         using var status = await _lab.StatusAsync();
