@@ -130,8 +130,37 @@ public sealed record SqlConfig
             if (config.MaxFailedChecks < config.FailureThreshold)
                 _errors.Add(new(Severity.Error, path, _lines.KeyLine("sql", "max_failed_checks"), "max_failed_checks",
                     $"max_failed_checks {config.MaxFailedChecks} is below failure_threshold {config.FailureThreshold}; raise it"));
+            CheckKeys(sections);
             if (_errors.Count > 0) throw new ConfigException(_errors);
             return config;
+        }
+
+        private static readonly string[] SqlKeys =
+        [
+            "user", "password", "repl_user", "repl_password", "check_interval", "check_timeout", "failure_threshold", "max_failed_checks",
+            "relay_apply_timeout", "semi_sync_wait", "require_semi_sync", "proxy_write", "proxy_read", "proxy_hold",
+            "pre_failover_hook", "post_failover_hook", "hook_timeout", "manager_data",
+        ];
+
+        private static readonly string[] NodeKeys = ["address", "priority", "never_promote"];
+        private static readonly string[] ManagerKeys = ["addr", "raft_addr", "proxy_write", "proxy_read"];
+
+        /// <summary>A misspelt key would silently fall back to its default (a detection threshold!): it is an error.</summary>
+        private void CheckKeys(IEnumerable<string> sections)
+        {
+            foreach (var section in sections)
+            {
+                string[]? known = section == "sql" ? SqlKeys
+                    : section.StartsWith("sql.node.", StringComparison.Ordinal) ? NodeKeys
+                    : section.StartsWith("sql.manager.", StringComparison.Ordinal) ? ManagerKeys : null;
+                if (known is null) continue;
+                foreach (var child in root.GetSection(section).GetChildren())
+                {
+                    string key = child.Key.Trim().Replace(' ', '_').ToLowerInvariant();
+                    if (!known.Contains(key))
+                        _errors.Add(new(Severity.Error, path, _lines.KeyLine(section, child.Key.Trim()), child.Key.Trim(), $"[{section}]: unknown key '{child.Key.Trim()}' (known: {string.Join(", ", known)})"));
+                }
+            }
         }
 
         private SqlNodeConfig? ReadNode(string section)

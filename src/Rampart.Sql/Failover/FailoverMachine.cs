@@ -83,7 +83,8 @@ public sealed class FailoverMachine(SqlConfig config)
         if (Primary is null && !Discover(round, actions)) return actions;
 
         var primary = round[Primary!];
-        bool healthy = primary is { Reachable: true, Replica: null };
+        // Reachable is healthy: a stale replication config left on the primary must never look like a death.
+        bool healthy = primary is { Reachable: true };
         if (healthy && !PrimaryLost)
         {
             if (FailedChecks >= config.FailureThreshold)

@@ -78,7 +78,12 @@ public sealed class SqlConfigTests : IDisposable
     {
         var path = Write(Good.Replace("address = 127.0.0.1:3313", "adress = 127.0.0.1:3313"));
         var e = Assert.Throws<ConfigException>(() => SqlConfig.Load(path));
-        Assert.Equal($"{path}:20: error: address: [sql.node.n3] needs address = HOST:PORT", e.Diagnostics.Single().ToString());
+        Assert.Equal(
+            [
+                $"{path}:20: error: address: [sql.node.n3] needs address = HOST:PORT",
+                $"{path}:21: error: adress: [sql.node.n3]: unknown key 'adress' (known: address, priority, never_promote)",
+            ],
+            e.Diagnostics.OrderBy(d => d.Line).Select(d => d.ToString()));
     }
 
     [Fact]
@@ -95,5 +100,12 @@ public sealed class SqlConfigTests : IDisposable
         var path = Write(Good.Replace("failure threshold = 3", "failure threshold = 3\nmax_failed_checks = 2"));
         var e = Assert.Throws<ConfigException>(() => SqlConfig.Load(path));
         Assert.Equal($"{path}:11: error: max_failed_checks: max_failed_checks 2 is below failure_threshold 3; raise it", e.Diagnostics.Single().ToString());
+    }
+    [Fact]
+    public void Rejects_UnknownKey()
+    {
+        var path = Write(Good.Replace("failure threshold = 3", "failure treshold = 3"));
+        var e = Assert.Throws<ConfigException>(() => SqlConfig.Load(path));
+        Assert.StartsWith($"{path}:10: error: failure treshold: [sql]: unknown key 'failure treshold' (known: user, password,", e.Diagnostics.Single().ToString(), StringComparison.Ordinal);
     }
 }
