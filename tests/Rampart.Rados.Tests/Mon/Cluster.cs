@@ -71,6 +71,7 @@ internal static class Cluster
         new SnapCreate("rbd"),
         new SnapRemove("rbd", 2),
         new SnapPublish("rbd"),
+        new OsdBeacon(1),
         new OsdMarkDown(3, "heartbeat", T0),
         new OsdOut(5),
         new OsdReweight(1, 0.75),
