@@ -252,9 +252,12 @@ public static class AdminSocketClient
         {
             await socket.SendAsync(Encoding.UTF8.GetBytes(command + "\n"), SocketFlags.None, cancellationToken).ConfigureAwait(false);
             socket.Shutdown(SocketShutdown.Send);
-            await using var stream = new NetworkStream(socket, ownsSocket: false);
-            using var reader = new StreamReader(stream, Encoding.UTF8);
-            return await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
+            using var answer = new MemoryStream();
+            var buffer = new byte[16384];
+            int read;
+            while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false)) > 0)
+                answer.Write(buffer, 0, read);
+            return Encoding.UTF8.GetString(answer.GetBuffer(), 0, (int)answer.Length);
         }
         catch (SocketException e)
         {
