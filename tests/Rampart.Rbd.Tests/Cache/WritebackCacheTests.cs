@@ -12,6 +12,7 @@ public sealed class WritebackCacheTests : IAsyncLifetime
 
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly MemoryBlockDevice _device = new(1 << 20);
+    private readonly List<TaskCompletionSource> _gates = [];
     private WritebackCache? _cache;
 
     private WritebackCache Cache => _cache ??= Open(Config());
@@ -45,8 +46,10 @@ public sealed class WritebackCacheTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        // A test that failed with a device write held must not hang here: let everything through.
+        foreach (var gate in _gates) gate.TrySetResult();
         _device.Hook = null;
-        if (_cache is not null) await _cache.DisposeAsync();
+        if (_cache is not null) await _cache.DisposeAsync().AsTask().WaitAsync(Deadline);
     }
 
     [Fact]
@@ -154,6 +157,7 @@ public sealed class WritebackCacheTests : IAsyncLifetime
     {
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _gates.Add(gate);
         int seen = 0;
         _device.Hook = async (op, _, _) =>
         {
