@@ -18,6 +18,9 @@ internal static partial class CacheLog
     [LoggerMessage(EventId = 5104, Level = LogLevel.Information, Message = "rbd cache {Image}: opened (writeback, {Size} bytes, max dirty {MaxDirty}, target dirty {TargetDirty}, max dirty age {MaxDirtyAge} s, write-through until flush {WritethroughUntilFlush})")]
     public static partial void Opened(ILogger logger, string image, long size, long maxDirty, long targetDirty, double maxDirtyAge, bool writethroughUntilFlush);
 
+    [LoggerMessage(EventId = 5106, Level = LogLevel.Error, Message = "rbd cache {Image}: the background flusher failed; buffered bytes are written out on close")]
+    public static partial void FlusherFailed(ILogger logger, Exception exception, string image);
+
     [LoggerMessage(EventId = 5105, Level = LogLevel.Debug, Message = "rbd cache {Image}: closed")]
     public static partial void Closed(ILogger logger, string image);
 }

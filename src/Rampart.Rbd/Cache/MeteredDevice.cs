@@ -19,7 +19,7 @@ internal sealed class MeteredDevice(IBlockDevice device, ImagePerf perf, Func<Va
     {
         long start = _time.GetTimestamp();
         try { await device.ReadAsync(offset, buffer, cancellationToken).ConfigureAwait(false); }
-        catch { perf.Error(); throw; }
+        catch (Exception e) when (e is not OperationCanceledException) { perf.Error(); throw; }
         perf.Read(buffer.Length, _time.GetElapsedTime(start));
     }
 
@@ -27,7 +27,7 @@ internal sealed class MeteredDevice(IBlockDevice device, ImagePerf perf, Func<Va
     {
         long start = _time.GetTimestamp();
         try { await device.WriteAsync(offset, data, fua, cancellationToken).ConfigureAwait(false); }
-        catch { perf.Error(); throw; }
+        catch (Exception e) when (e is not OperationCanceledException) { perf.Error(); throw; }
         perf.Write(data.Length, _time.GetElapsedTime(start));
     }
 
@@ -35,7 +35,7 @@ internal sealed class MeteredDevice(IBlockDevice device, ImagePerf perf, Func<Va
     {
         long start = _time.GetTimestamp();
         try { await device.WriteZeroesAsync(offset, length, fua, cancellationToken).ConfigureAwait(false); }
-        catch { perf.Error(); throw; }
+        catch (Exception e) when (e is not OperationCanceledException) { perf.Error(); throw; }
         perf.Discard(length, _time.GetElapsedTime(start));
     }
 
@@ -43,7 +43,7 @@ internal sealed class MeteredDevice(IBlockDevice device, ImagePerf perf, Func<Va
     {
         long start = _time.GetTimestamp();
         try { await device.TrimAsync(offset, length, cancellationToken).ConfigureAwait(false); }
-        catch { perf.Error(); throw; }
+        catch (Exception e) when (e is not OperationCanceledException) { perf.Error(); throw; }
         perf.Discard(length, _time.GetElapsedTime(start));
     }
 
@@ -51,7 +51,7 @@ internal sealed class MeteredDevice(IBlockDevice device, ImagePerf perf, Func<Va
     {
         long start = _time.GetTimestamp();
         try { await device.FlushAsync(cancellationToken).ConfigureAwait(false); }
-        catch { perf.Error(); throw; }
+        catch (Exception e) when (e is not OperationCanceledException) { perf.Error(); throw; }
         perf.Flush(_time.GetElapsedTime(start));
     }
 

@@ -392,7 +392,15 @@ public sealed partial class WritebackCache : IBlockDevice
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         await _stop.CancelAsync().ConfigureAwait(false);
-        await _flusher.ConfigureAwait(false);
+        try
+        {
+            await _flusher.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // A flusher bug must not keep the buffered bytes from being written out below.
+            CacheLog.FlusherFailed(_logger, e, Name);
+        }
         for (int attempt = 1; ; attempt++)
         {
             try
