@@ -2,7 +2,10 @@ using System.CommandLine;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Rampart.Common.AdminSocket;
+using Rampart.Rados.Config;
 using Rampart.Rbd;
+using Rampart.Rbd.Cache;
 using Rampart.Rbd.Images;
 using Rampart.Rbd.Nbd;
 
@@ -19,13 +22,22 @@ internal static class NbdCommands
         var socket = new Option<string?>("--socket") { Description = "Also listen on this Unix socket path" };
         var exports = new Option<string[]>("--export") { Description = "Serve only these, POOL/IMAGE or POOL/IMAGE@SNAP (read-only); repeatable. Default: every image", AllowMultipleArgumentsPerToken = true };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log every connection" };
-        var serve = common.Add(new Command("serve", "Serve images over NBD until Ctrl-C (fixed newstyle; READ, WRITE+FUA, FLUSH, TRIM, WRITE_ZEROES).") { listen, socket, exports, verbose });
+        var adminSocket = new Option<string?>("--admin-socket") { Description = $"Admin socket for `rampart daemon` (default: admin_socket in rampart.conf, else {ClientAdminSocket.DefaultPath}; 'none': no socket)" };
+        var serve = common.Add(new Command("serve", "Serve images over NBD until Ctrl-C (fixed newstyle; READ, WRITE+FUA, FLUSH, TRIM, WRITE_ZEROES).") { listen, socket, exports, verbose, adminSocket });
         serve.SetAction(common.RunRados(async (r, client, token) =>
         {
             var only = r.GetValue(exports) is { Length: > 0 } list ? list.Select(ImageSpec.Parse).ToList() : null;
             using var logs = Logs.Create(r.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
             var log = logs.CreateLogger("nbd");
-            var server = new NbdServer(new ImageCatalog(client, only), log);
+            // rbd_cache (one writeback cache per image, shared by its connections) and the admin socket: ClientAdminSocket.cs.
+            var conf = RampartConf.Load(RampartConf.Resolve(r.GetValue(common.Conf)));
+            string entity = client.Entity.ToString();
+            var cache = RbdCacheConfig.FromConf(conf, entity);
+            var perf = new PerfRegistry();
+            var server = new NbdServer(new ImageCatalog(client, only, new ImageDevices(cache, perf, logs.CreateLogger("rbd-cache"))), log);
+            perf.Add(ClientAdminSocket.NbdSection(server.Counters));
+            string? adminPath = ClientAdminSocket.PathFor(conf, entity, r.GetValue(adminSocket));
+            await using var admin = ClientAdminSocket.Start(adminPath, perf, ClientAdminSocket.Settings(conf, entity, adminPath, cache), log);
             var listeners = new List<(Socket Socket, string Name)>();
             try
             {
@@ -54,7 +66,8 @@ internal static class NbdCommands
                 foreach (var (s, _) in listeners) s.Dispose();
                 throw new IOException($"Error EADDRINUSE: cannot listen on {listeners[^1].Name}: {e.Message}");
             }
-            log.LogInformation("serving {Exports} on {Listeners}", only is null ? "every image" : string.Join(", ", only), string.Join(" and ", listeners.Select(l => l.Name)));
+            log.LogInformation("serving {Exports} on {Listeners}{Cache}", only is null ? "every image" : string.Join(", ", only), string.Join(" and ", listeners.Select(l => l.Name)),
+                cache.Enabled ? " with rbd_cache (writeback)" : "");
             try
             {
                 await Task.WhenAll(listeners.Select(l => server.ServeAsync(l.Socket, token)));

@@ -9,6 +9,7 @@ root.Subcommands.Add(MonCommands.Build());
 root.Subcommands.Add(RbdCommands.Build());
 root.Subcommands.Add(NbdCommands.Build());
 root.Subcommands.Add(SqlCommands.Build());
+root.Subcommands.Add(DaemonCommand.Build());
 foreach (var command in AdminCommands.Build()) root.Subcommands.Add(command);
 
 var parsed = root.Parse(args);
