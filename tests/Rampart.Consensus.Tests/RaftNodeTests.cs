@@ -179,7 +179,8 @@ public sealed class RaftNodeTests
         await using var cluster = await TestCluster.StartAsync(snapshotEvery: 20);
         var leader = await cluster.WaitForLeaderAsync(ElectionDeadline);
         for (var i = 0; i < 50; i++)
-            await cluster.ProposeAsync(leader, $"s{i}");
+            await cluster.ProposeToLeaderAsync($"s{i}", ElectionDeadline);
+        leader = await cluster.WaitForLeaderAsync(ElectionDeadline);
         var follower = cluster.Running.First(i => i != leader);
         await cluster.Nodes[follower]!.ReadBarrierAsync(CancellationToken.None);
         var expected = cluster.Machines[leader].Commands;
@@ -202,8 +203,7 @@ public sealed class RaftNodeTests
                 $"node {node} replayed index {machine.FirstAppliedSinceStart} covered by snapshot {cluster.Nodes[node]!.LastSnapshotIndex}");
         }
 
-        leader = await cluster.WaitForLeaderAsync(ElectionDeadline);
-        await cluster.ProposeAsync(leader, "after");
+        await cluster.ProposeToLeaderAsync("after", ElectionDeadline);
         foreach (var i in cluster.Running)
         {
             await cluster.Nodes[i]!.ReadBarrierAsync(CancellationToken.None);

@@ -86,6 +86,23 @@ internal sealed class TestCluster : IAsyncDisposable
     public async Task<long> ProposeAsync(int node, string command)
         => await Nodes[node]!.ProposeAsync(Encoding.UTF8.GetBytes(command), CancellationToken.None);
 
+    /// <summary>Proposes through whoever leads; when leadership moves mid-way (a starved machine misses heartbeats), asks the new leader.</summary>
+    public async Task<long> ProposeToLeaderAsync(string command, TimeSpan timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        while (true)
+        {
+            int leader = await WaitForLeaderAsync(timeout);
+            try
+            {
+                return await ProposeAsync(leader, command);
+            }
+            catch (NotLeaderException) when (watch.Elapsed < timeout)
+            {
+            }
+        }
+    }
+
     public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what)
     {
         var watch = Stopwatch.StartNew();
