@@ -61,7 +61,7 @@ def qemuio(path):
 # The table: (key, label, format, better: 'high'|'low'|None, goal from the issue or None).
 # A goal is (text, test(ratio, rampart_values)).
 def _over_cli(key):
-    return lambda r, v: v[key] - v['cli_noop'] <= 50
+    return lambda r, v: v[key] - v.get('cli_noop', 0) <= 50
 
 
 ROWS = [
@@ -82,11 +82,11 @@ ROWS = [
     ('seqread4m.p99', '4 MiB sequential read: p99 ms', '%.1f', 'low', None),
     ('seqread4m.cpu', '4 MiB sequential read: CPU stack / machine', None, None, None),
     ('prefill.mbs', 'fill of the fio image (4 MiB writes, qd 8, once): MB/s', '%.1f', 'high', None),
-    ('cli_noop', 'CLI no-op `rbd info` (start-up + connect + header read): ms', '%.0f', 'low', None),
+    ('cli_noop', 'CLI no-op `rbd info` (start-up + connect + header read), median of 3: ms', '%.0f', 'low', None),
     ('fill.mbs', 'fill of the flatten parent (4 MiB writes, qd 8): MB/s', '%.1f', 'high', None),
-    ('snap_create', 'snapshot create (fully written parent): ms', '%.0f', 'low', ('<= 50 ms + CLI', _over_cli('snap_create'))),
-    ('snap_protect', 'snapshot protect: ms', '%.0f', 'low', None),
-    ('clone', 'clone of the protected snapshot: ms', '%.0f', 'low', ('<= 50 ms + CLI', _over_cli('clone'))),
+    ('snap_create', 'snapshot create (fully written parent), median of 3: ms', '%.0f', 'low', ('<= 50 ms + CLI', _over_cli('snap_create'))),
+    ('snap_protect', 'snapshot protect, median of 3: ms', '%.0f', 'low', None),
+    ('clone', 'clone of the protected snapshot, median of 3: ms', '%.0f', 'low', ('<= 50 ms + CLI', _over_cli('clone'))),
     ('clone_read_first', 'clone 4 KiB read served by the parent, first: ms', '%.2f', 'low', None),
     ('clone_read_p50', 'clone 4 KiB read served by the parent, p50 of N: ms', '%.2f', 'low', None),
     ('clone_read_proc', 'the reading process for those N (start-up, connect, open): ms', '%.0f', 'low', None),
@@ -104,8 +104,17 @@ def table(tsv, *meta):
     for line in open(tsv):
         if line.strip() and not line.startswith('#'):
             sys_, key, value = line.rstrip('\n').split('\t', 2)
-            vals.setdefault(sys_, {})[key] = value
-    num = lambda s, k: float(vals[s][k]) * SCALE.get(k, 1) if k in vals.get(s, {}) else None
+            vals.setdefault(sys_, {}).setdefault(key, []).append(value)
+    # A step timed several times shows its median; one that failed any time shows the failure.
+    for by_key in vals.values():
+        for key, values in by_key.items():
+            bad = [v for v in values if not re.fullmatch(r'-?[0-9.]+(e-?[0-9]+)?', v)]
+            by_key[key] = bad[0] if bad else str(statistics.median(float(v) for v in values))
+    def num(s, k):  # the value, or None when missing or not a number (a step that failed)
+        try:
+            return float(vals[s][k]) * SCALE.get(k, 1)
+        except (KeyError, ValueError):
+            return None
     rampart = {k: float(v) for k, v in vals.get('rampart', {}).items() if re.fullmatch(r'[-0-9.e]+', v)}
     print('\n'.join(meta) + '\n' if meta else '', end='')
     print('| metric | Ceph | Rampart | disk | Rampart/Ceph | goal |')
@@ -118,7 +127,7 @@ def table(tsv, *meta):
             print('| %s | %s | %s | %s |  |  |' % (label, *cells))
             continue
         c, r, d = num('ceph', key), num('rampart', key), num('disk', key)
-        cell = lambda x: '' if x is None else fmt % x
+        cell = lambda x, s: vals.get(s, {}).get(key, '') if x is None else fmt % x
         ratio = goal_cell = ''
         if c and r is not None:
             q = r / c
@@ -129,7 +138,7 @@ def table(tsv, *meta):
                 goal_cell = '%s: %s' % (goal[0], 'met' if goal[1](q, rampart) else 'missed')
         elif goal:
             goal_cell = goal[0]
-        print('| %s | %s | %s | %s | %s | %s |' % (label, cell(c), cell(r), cell(d), ratio.strip(), goal_cell))
+        print('| %s | %s | %s | %s | %s | %s |' % (label, cell(c, 'ceph'), cell(r, 'rampart'), cell(d, 'disk'), ratio.strip(), goal_cell))
 
 
 if __name__ == '__main__':
