@@ -58,6 +58,18 @@ for system in settings["systems"]:
         "yes" if any(r["split_brain"] for r in rs) else "no"))
 
 
+# Rampart's failover step by step: when each step started, ms after the kill (median over the kills)
+steps = {}
+for r in runs("rampart"):
+    for name, at, _ in r.get("timeline") or []:
+        steps.setdefault(re.sub(r" \S*n\d.*$", "", name), []).append(at)   # "Promote n2" -> "Promote"
+if steps:
+    print()
+    print("Rampart's failover, ms after the kill (median): detected %s, then %s" % (
+        ms(med([r["detection_ms"] for r in runs("rampart")])),
+        ", ".join("%s %s" % (k, ms(med(v))) for k, v in steps.items())))
+
+
 def sysbench(path):
     t = open(path).read()
     tps = re.search(r"transactions:\s+\d+\s+\(([\d.]+) per sec", t)
