@@ -95,9 +95,19 @@ s.update({
     "verify_error": w.get("verify_error"),
     "other_nodes": w.get("other_nodes"),
 })
+# the machine's state before the fault: commit latency of the writer's acknowledged writes (fsync-bound)
+ev = os.path.join(d, "events.csv")
+if os.path.exists(ev):
+    import csv
+    lat = sorted((float(r["t1"]) - float(r["t0"])) * 1000 for r in csv.DictReader(open(ev))
+                 if r["ok"] == "1" and float(r["t1"]) * 1000 < kill_ms)
+    if lat:
+        s["prekill_commit_p50_ms"] = round(lat[len(lat) // 2], 1)
+        s["prekill_commit_p99_ms"] = round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 1)
 json.dump(s, open(os.path.join(d, "summary.json"), "w"), indent=1)
 brief = {k: s.get(k) for k in ("run", "gap_ms", "detection_ms", "recovered_ms", "lost_acked", "duplicates",
-                               "split_brain", "writes_resumed", "survivor", "load_1m_at_kill")}
+                               "split_brain", "writes_resumed", "survivor", "load_1m_at_kill",
+                               "prekill_commit_p50_ms")}
 print(json.dumps(brief))
 if s.get("timeline"):
     print("  rampart timeline (step, ms after kill, ms):", json.dumps(s["timeline"]))

@@ -38,8 +38,9 @@ if any(runs(system) for system in settings["systems"]):
     print("kill -9 of the primary under a writer inserting every 10 ms (ms; medians over the kills)")
     print()
     print("| system | kills | write gap median | min | max | gap vs Rampart | detection median | "
-      "recovered (system's view) median | lost acked writes (total) | writes never resumed | duplicates | split-brain |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+      "recovered (system's view) median | lost acked writes (total) | writes never resumed | duplicates | split-brain | "
+          "commit p50 before the kill | load at kill |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 base = med([r["gap_ms"] for r in runs("rampart")])
 for system in settings["systems"]:
     rs = runs(system)
@@ -50,12 +51,15 @@ for system in settings["systems"]:
     lost_txt = str(sum(x for x in lost if x is not None))
     if None in lost:
         lost_txt += " (%d run(s) unverified: no survivor)" % lost.count(None)
+    commit_p50 = med([r.get("prekill_commit_p50_ms") for r in rs])   # the machine's health before the fault
     ratio = "" if not base or system == "rampart" else "%.1fx" % (med(gaps) / base)
-    print("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %d | %d | %s |" % (
+    print("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %d | %d | %s | %s | %s |" % (
         LABELS.get(system, system), len(rs), ms(med(gaps)), ms(min(gaps)), ms(max(gaps)), ratio,
         ms(med([r["detection_ms"] for r in rs])), ms(med([r["recovered_ms"] for r in rs])), lost_txt,
         sum(1 for r in rs if r.get("writes_resumed") is False), sum(r["duplicates"] for r in rs),
-        "yes" if any(r["split_brain"] for r in rs) else "no"))
+        "yes" if any(r["split_brain"] for r in rs) else "no",
+        "n/a" if commit_p50 is None else "%.1f" % commit_p50,
+        " ".join("%.0f" % r["load_1m_at_kill"] for r in rs if r.get("load_1m_at_kill") is not None)))
 
 
 # Rampart's failover step by step: when each step started, ms after the kill (median over the kills)
