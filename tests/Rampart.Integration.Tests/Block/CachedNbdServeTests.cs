@@ -12,37 +12,22 @@ namespace Rampart.Integration.Tests.Block;
 /// </summary>
 public sealed class CachedNbdServeTests : IAsyncLifetime
 {
-    private readonly StorageLab _lab = new(osds: 3);
-    private readonly Tools _tools;
-    private readonly int _port = MonLab.FreePorts(1)[0];
+    private readonly NbdServeLab _nbd = new();
 
     /// <summary>admin_socket = DIR/$name.asok in [client]: expanded for client.admin.</summary>
-    private string AdminSocket => Path.Combine(_lab.Mons.Dir, "client.admin.asok");
+    private string AdminSocket => Path.Combine(_nbd.Lab.Mons.Dir, "client.admin.asok");
 
-    public CachedNbdServeTests() => _tools = new Tools(_lab.Mons.Dir);
+    private string Uri(string export) => _nbd.Uri(export);
 
-    private string Uri(string export) => $"nbd://127.0.0.1:{_port}/{export}";
+    // Writeback from the first write (Ceph's default waits for the client's first FLUSH, which qemu-img sends last).
+    public Task InitializeAsync() =>
+        _nbd.StartAsync($"[client]\nrbd_cache = true\nrbd_cache_writethrough_until_flush = false\nadmin_socket = {_nbd.Lab.Mons.Dir}/$name.asok\n");
 
-    public async Task InitializeAsync()
-    {
-        // Writeback from the first write (Ceph's default waits for the client's first FLUSH, which qemu-img sends last).
-        File.AppendAllText(_lab.Conf, $"[client]\nrbd_cache = true\nrbd_cache_writethrough_until_flush = false\nadmin_socket = {_lab.Mons.Dir}/$name.asok\n");
-        await _lab.StartAsync("rbd", pgNum: 32);
-        _lab.Mons.StartDaemon("nbd", "nbd serve", ["nbd", "serve", "--listen", $"127.0.0.1:{_port}", "-c", _lab.Conf]);
-        await Wait.UntilAsync(async () => (await _tools.RunAsync("nbdinfo", "--list", $"nbd://127.0.0.1:{_port}")).Exit == 0,
-            TimeSpan.FromSeconds(30), () => $"nbd serve answering\n{_lab.Mons.Outputs()}");
-    }
-
-    public Task DisposeAsync()
-    {
-        _tools.Dispose();
-        _lab.Dispose();
-        return Task.CompletedTask;
-    }
+    public async Task DisposeAsync() => await _nbd.DisposeAsync();
 
     private async Task<JsonDocument> DaemonAsync(params string[] command)
     {
-        var (exit, output, error) = await _tools.RunAsync(RampartCli.Path, ["daemon", AdminSocket, .. command]);
+        var (exit, output, error) = await _nbd.Tools.RunAsync(RampartCli.Path, ["daemon", AdminSocket, .. command]);
         Assert.True(exit == 0, $"rampart daemon {string.Join(' ', command)} exited {exit}: {error}");
         return JsonDocument.Parse(output);
     }
@@ -50,15 +35,15 @@ public sealed class CachedNbdServeTests : IAsyncLifetime
     [Fact]
     public async Task QemuImg_WritesThroughTheCache_AndPerfDumpAndConfigShowSayWhatHappened()
     {
-        await _lab.OkAsync("rbd", "create", "rbd/disk", "--size", "64M");
-        await _tools.OkAsync("qemu-img", "create", "-f", "qcow2", "source.qcow2", "64M");
-        await _tools.OkAsync("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 3M", "-c", "write -P 0x33 40M 64k", "-c", "write -P 0x7e 63M 1M", "source.qcow2");
+        await _nbd.Lab.OkAsync("rbd", "create", "rbd/disk", "--size", "64M");
+        await _nbd.Tools.OkAsync("qemu-img", "create", "-f", "qcow2", "source.qcow2", "64M");
+        await _nbd.Tools.OkAsync("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 3M", "-c", "write -P 0x33 40M 64k", "-c", "write -P 0x7e 63M 1M", "source.qcow2");
 
-        await _tools.OkAsync("qemu-img", "convert", "-n", "-f", "qcow2", "-O", "raw", "source.qcow2", Uri("rbd/disk"));
-        Assert.Contains("identical", await _tools.OkAsync("qemu-img", "compare", "-f", "qcow2", "-F", "raw", "source.qcow2", Uri("rbd/disk")), StringComparison.Ordinal);
+        await _nbd.Tools.OkAsync("qemu-img", "convert", "-n", "-f", "qcow2", "-O", "raw", "source.qcow2", Uri("rbd/disk"));
+        Assert.Contains("identical", await _nbd.Tools.OkAsync("qemu-img", "compare", "-f", "qcow2", "-F", "raw", "source.qcow2", Uri("rbd/disk")), StringComparison.Ordinal);
 
         // The clients have gone, so the cache was written out and closed: the bytes are on the cluster itself.
-        await using (var client = await _lab.ConnectAsync())
+        await using (var client = await _nbd.Lab.ConnectAsync())
         await using (var image = await Image.OpenAsync(client, ImageSpec.Parse("disk")))
         {
             var bytes = new byte[3 << 20];
@@ -95,17 +80,17 @@ public sealed class CachedNbdServeTests : IAsyncLifetime
     [Fact]
     public async Task Daemon_RefusesAMissingSocketAndAnUnknownCommand_InOneLine()
     {
-        var missing = await _tools.RunAsync(RampartCli.Path, "daemon", Path.Combine(_lab.Mons.Dir, "nosuch.asok"), "perf", "dump");
+        var missing = await _nbd.Tools.RunAsync(RampartCli.Path, "daemon", Path.Combine(_nbd.Lab.Mons.Dir, "nosuch.asok"), "perf", "dump");
         Assert.Equal(1, missing.Exit);
-        Assert.Equal($"rampart daemon: admin socket {Path.Combine(_lab.Mons.Dir, "nosuch.asok")}: no such file (is the process running with this admin_socket?)",
+        Assert.Equal($"rampart daemon: admin socket {Path.Combine(_nbd.Lab.Mons.Dir, "nosuch.asok")}: no such file (is the process running with this admin_socket?)",
             missing.Err.TrimEnd());
 
-        var unknown = await _tools.RunAsync(RampartCli.Path, "daemon", AdminSocket, "perf", "reset");
+        var unknown = await _nbd.Tools.RunAsync(RampartCli.Path, "daemon", AdminSocket, "perf", "reset");
         Assert.Equal(1, unknown.Exit);
         Assert.Equal("rampart daemon: unknown command 'perf reset' (try 'help')", unknown.Err.TrimEnd());
 
         Assert.True(File.Exists(AdminSocket));
-        Assert.True(_lab.Mons.Stop("nbd"), "nbd serve exits cleanly on SIGTERM");
+        Assert.True(_nbd.Lab.Mons.Stop("nbd"), "nbd serve exits cleanly on SIGTERM");
         Assert.False(File.Exists(AdminSocket), "the admin socket is removed on exit");
     }
 }
