@@ -5,6 +5,9 @@
 # pg_num under test stays fixed).
 #
 #   ceph_start DIR OSD_BYTES [V2PORT V1PORT]   write DIR/ceph.conf, start the daemons; sets $cconf and $CEPH
+#       With ceph_hub_ns and ceph_osd_ns set (network namespaces the caller made, see bench/rados' cut phase), the
+#       monitor, manager and $CEPH run in namespace $ceph_hub_ns at $ceph_mon_ip, and OSD N in namespace
+#       ${ceph_osd_ns}N at ${ceph_osd_ip_prefix}N: each OSD is its own host on the network.
 #   ceph_pool NAME PG_NUM                      a replicated pool, size 3, min_size 2
 #   ceph_wait_clean SECONDS                    until every PG is active+clean (1 on timeout)
 #   ceph_daemon_pids                           the pids of the daemons started here
@@ -18,19 +21,27 @@ ceph_pkgs() {  # the apt packages missing for the commands used here
     done | sort -u
 }
 
+ceph_in_hub() { if [ -n "${ceph_hub_ns:-}" ]; then ip netns exec "$ceph_hub_ns" "$@"; else "$@"; fi; }
+ceph_osd() {  # ceph_osd ID ARGS...: ceph-osd for OSD ID, in its namespace and with its address when there are namespaces
+    local id=$1; shift
+    if [ -n "${ceph_osd_ns:-}" ]; then
+        ip netns exec "$ceph_osd_ns$id" ceph-osd -c "$cconf" -i "$id" --public-addr "$ceph_osd_ip_prefix$id" --cluster-addr "$ceph_osd_ip_prefix$id" "$@"
+    else ceph-osd -c "$cconf" -i "$id" "$@"; fi
+}
+
 ceph_start() {
-    local d=$1 osd_bytes=$2 v2=${3:-13300} v1=${4:-16789} fsid n
+    local d=$1 osd_bytes=$2 v2=${3:-13300} v1=${4:-16789} fsid n ip=${ceph_mon_ip:-127.0.0.1}
     fsid=$(uuidgen)
     cconf=$d/ceph.conf
-    CEPH="ceph -c $cconf"
+    CEPH="ceph_in_hub ceph -c $cconf"
     mkdir -p "$d/run" "$d/log" "$d/tmp" "$d/mon.a" "$d/mgr.x"
     cat > "$cconf" <<CONF
 [global]
 fsid = $fsid
 mon_initial_members = a
-mon_host = [v2:127.0.0.1:$v2,v1:127.0.0.1:$v1]
-public_addr = 127.0.0.1
-cluster_addr = 127.0.0.1
+mon_host = [v2:$ip:$v2,v1:$ip:$v1]
+public_addr = $ip
+cluster_addr = $ip
 ms_bind_ipv6 = false
 auth_cluster_required = cephx
 auth_service_required = cephx
@@ -69,12 +80,12 @@ CONF
     ceph-authtool --create-keyring "$d/ceph.client.admin.keyring" --gen-key -n client.admin \
         --cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' >/dev/null
     ceph-authtool "$d/tmp/mon.keyring" --import-keyring "$d/ceph.client.admin.keyring" >/dev/null
-    monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$v2,v1:127.0.0.1:$v1]" "$d/tmp/monmap" >/dev/null
+    monmaptool --create --fsid "$fsid" --addv a "[v2:$ip:$v2,v1:$ip:$v1]" "$d/tmp/monmap" >/dev/null
     ceph-mon -c "$cconf" --mkfs -i a --monmap "$d/tmp/monmap" --keyring "$d/tmp/mon.keyring"
-    ceph-mon -c "$cconf" -i a
-    timeout 60 bash -c "until $CEPH mon stat >/dev/null 2>&1; do sleep 0.5; done"
+    ceph_in_hub ceph-mon -c "$cconf" -i a
+    ceph_until 60 eval '$CEPH mon stat >/dev/null 2>&1' || return 1
     $CEPH auth get-or-create mgr.x mon 'allow profile mgr' osd 'allow *' -o "$d/mgr.x/keyring"
-    ceph-mgr -c "$cconf" -i x
+    ceph_in_hub ceph-mgr -c "$cconf" -i x
     for n in 0 1 2; do
         local uuid secret id
         uuid=$(uuidgen); secret=$(ceph-authtool --gen-print-key)
@@ -82,9 +93,9 @@ CONF
         mkdir -p "$d/osd.$id"
         ceph-authtool --create-keyring "$d/osd.$id/keyring" --name "osd.$id" --add-key "$secret" >/dev/null
         ceph-osd -c "$cconf" -i "$id" --mkfs --osd-uuid "$uuid" --osd-objectstore bluestore >"$d/log/osd.$id.mkfs.log" 2>&1
-        ceph-osd -c "$cconf" -i "$id"
+        ceph_osd "$id"
     done
-    timeout 120 bash -c "until $CEPH osd stat 2>/dev/null | grep -q '3 up'; do sleep 1; done"
+    ceph_until 120 eval '$CEPH osd stat 2>/dev/null | grep -q "3 up"' || return 1
 }
 
 ceph_pool() {
@@ -101,7 +112,8 @@ d=json.load(sys.stdin); s=d.get("pg_summary",d)
 tot=s.get("num_pgs",0); clean=sum(x["num"] for x in s.get("num_pg_by_state",[]) if x["name"]=="active+clean")
 sys.exit(0 if tot>0 and clean==tot else 1)'
 }
-ceph_wait_clean() { local t0; t0=$(date +%s); until ceph_clean; do [ $(( $(date +%s) - t0 )) -lt "$1" ] || return 1; sleep 0.5; done; }
+ceph_until() { local t0 limit=$1; shift; t0=$(date +%s); until "$@"; do [ $(( $(date +%s) - t0 )) -lt "$limit" ] || return 1; sleep 0.5; done; }
+ceph_wait_clean() { ceph_until "$1" ceph_clean; }
 
 ceph_daemon_pids() { local f; for f in "${cconf%/*}"/run/*.pid; do [ -f "$f" ] && cat "$f"; done; }
 

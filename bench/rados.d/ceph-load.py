@@ -15,6 +15,7 @@ data = bytes(range(256)) * (size // 256) + bytes(size % 256)
 lock = threading.Condition()
 lat, errors, inflight = [], [0], [0]
 state = {"next": 0, "last": time.monotonic(), "gap": 0.0}
+stalls = []  # gaps between completions of at least 100 ms: [when it ended (s into the run), ms], as rampart rados bench --json
 objects = int(sys.argv[8]) if len(sys.argv) > 8 else 0
 start = time.monotonic()
 deadline = start + seconds
@@ -31,6 +32,8 @@ def issue():
             else:
                 lat.append(now - t0)
                 state["gap"] = max(state["gap"], now - state["last"])
+                if now - state["last"] >= 0.1:
+                    stalls.append([round(now - start, 3), round((now - state["last"]) * 1000, 1)])
                 state["last"] = max(state["last"], now)
             inflight[0] -= 1
             lock.notify()
@@ -52,7 +55,7 @@ lat.sort()
 pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else 0
 print(json.dumps({"ops": len(lat), "seconds": round(elapsed, 3), "ops_per_sec": round(len(lat) / elapsed, 2),
                   "mb_per_sec": round(len(lat) * size / elapsed / 1e6, 3), "p50_ms": round(pct(0.5), 3), "p99_ms": round(pct(0.99), 3),
-                  "max_ms": round(lat[-1] * 1000, 3) if lat else 0, "errors": errors[0], "max_gap_ms": round(state["gap"] * 1000, 1),
+                  "max_ms": round(lat[-1] * 1000, 3) if lat else 0, "errors": errors[0], "max_gap_ms": round(state["gap"] * 1000, 1), "stalls": stalls,
                   "written": min(state["next"], objects) if objects > 0 else state["next"]}))
 io.close()
 cluster.shutdown()

@@ -50,15 +50,13 @@ public sealed partial class OsdDaemon
             foreach (int osd in interval.Acting.Skip(1))
             {
                 var peer = answers.FirstOrDefault(a => a.Osd == osd) ?? new PeerState(osd, PgInfo.Empty, PgVersion.Zero);
-                var peerLog = peer.Head > tail && peer.Info.Complete && peer.Head != head
-                    ? Wire.Entries((await _peers.RequestAsync(osd, OsdMessages.PgLog, EncodeVersionRequest(pg.Id, tail), token).ConfigureAwait(false)).Payload.Span, "pg log")
-                    : [];
+                var peerLog = Peering.NeedsPeerLog(peer, head, tail, authLog) ? await PgLogAsync(osd, pg.Id, tail, token).ConfigureAwait(false) : [];
                 plans[osd] = Peering.PlanRecovery(peer, head, tail, authLog, peerLog);
             }
             var info = new PgInfo(interval.Epoch, interval.Acting, tail, Complete: true);
             await _store.CommitAsync(new StoreTransaction(pg.Id, head).SetPgInfo(info.Encode()), token).ConfigureAwait(false);
             await Task.WhenAll(plans.Select(p => _peers.RequestAsync(p.Key, OsdMessages.Activate,
-                new ActivateRequest(pg.Id, info with { Complete = p.Value.Kind == RecoveryKind.None }, p.Value.Kind == RecoveryKind.Backfill, null).Encode(), token))).ConfigureAwait(false);
+                new ActivateRequest(pg.Id, info with { Complete = p.Value.Kind == RecoveryKind.None }, p.Value.Kind == RecoveryKind.Backfill, null, PgVersion.Zero).Encode(), token))).ConfigureAwait(false);
 
             await pg.Lock.WaitAsync(token).ConfigureAwait(false);
             try
@@ -134,8 +132,18 @@ public sealed partial class OsdDaemon
     private async Task CatchUpFromAsync(PlacementGroup pg, PeerState self, PeerState authority, CancellationToken token)
     {
         var tail = authority.Info.Tail;
-        var authLog = Wire.Entries((await _peers.RequestAsync(authority.Osd, OsdMessages.PgLog, EncodeVersionRequest(pg.Id, tail), token).ConfigureAwait(false)).Payload.Span, "pg log");
-        var plan = Peering.PlanRecovery(self, authority.Head, tail, authLog, _store.ReadLog(pg.Id, tail));
+        // Usually our log is a prefix of the authority's: then its entries from our head on are all we need.
+        IReadOnlyList<PgLogEntry> authLog = [];
+        if (self.Info.Complete && self.Head > tail)
+        {
+            authLog = await PgLogAsync(authority.Osd, pg.Id, new PgVersion(self.Head.Epoch, self.Head.Seq - 1), token).ConfigureAwait(false);
+            if (authLog.Count == 0 || authLog[0].Version != self.Head)
+                authLog = [];
+        }
+        if (authLog.Count == 0)
+            authLog = await PgLogAsync(authority.Osd, pg.Id, tail, token).ConfigureAwait(false);
+        var plan = Peering.PlanRecovery(self, authority.Head, tail, authLog,
+            Peering.NeedsPeerLog(self, authority.Head, tail, authLog) ? _store.ReadLog(pg.Id, tail) : []);
         _log.LogInformation("pg {Pg}: catching up from osd.{Osd} ({Kind}, {Count} objects)", pg.Id, authority.Osd, plan.Kind,
             plan.Kind == RecoveryKind.Backfill ? "all" : plan.Objects.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
         IEnumerable<string> names = plan.Objects;
@@ -149,8 +157,12 @@ public sealed partial class OsdDaemon
             var (_, images) = DecodeImages((await _peers.RequestAsync(authority.Osd, OsdMessages.PullObject, EncodeNames(pg.Id, batch), token).ConfigureAwait(false)).Payload.Span);
             await _store.CommitAsync(Replace(pg.Id, images), token).ConfigureAwait(false);
         }
-        await _store.CommitAsync(new StoreTransaction(pg.Id, authority.Head).ResetLog(authLog).SetPgInfo(authority.Info.Encode()), token).ConfigureAwait(false);
+        await _store.CommitAsync(new StoreTransaction(pg.Id, authority.Head)
+            .ResetLog([.. authLog.Where(e => e.Version > plan.Since)], plan.Since).SetPgInfo(authority.Info.Encode()), token).ConfigureAwait(false);
     }
+
+    private async Task<IReadOnlyList<PgLogEntry>> PgLogAsync(int osd, PgId pg, PgVersion after, CancellationToken token) =>
+        Wire.Entries((await _peers.RequestAsync(osd, OsdMessages.PgLog, EncodeVersionRequest(pg, after), token).ConfigureAwait(false)).Payload.Span, "pg log");
 
     private async Task<List<string>> ListRemoteAsync(int osd, PgId pg, CancellationToken token)
     {
@@ -198,8 +210,10 @@ public sealed partial class OsdDaemon
         await pg.Lock.WaitAsync(token).ConfigureAwait(false);
         try
         {
-            var log = _store.ReadLog(pg.Id, pg.Tail);
-            await _peers.RequestAsync(osd, OsdMessages.Activate, new ActivateRequest(pg.Id, info with { Tail = pg.Tail }, false, log).Encode(), token).ConfigureAwait(false);
+            // The member keeps its log up to the last version it shares with ours (none after a backfill) and takes the rest.
+            var since = plan.Kind == RecoveryKind.Log ? plan.Since : PgVersion.Zero;
+            var log = _store.ReadLog(pg.Id, since > pg.Tail ? since : pg.Tail);
+            await _peers.RequestAsync(osd, OsdMessages.Activate, new ActivateRequest(pg.Id, info with { Tail = pg.Tail }, false, log, since).Encode(), token).ConfigureAwait(false);
         }
         finally
         {
@@ -342,7 +356,7 @@ public sealed partial class OsdDaemon
             await _store.RemovePgAsync(request.Pg).ConfigureAwait(false);
         var tx = new StoreTransaction(request.Pg, PgVersion.Zero).SetPgInfo(request.Info.Encode());
         if (request.Log is { } log)
-            tx.ResetLog(log);
+            tx.ResetLog(log, request.LogAfter);
         await _store.CommitAsync(tx, cancellationToken).ConfigureAwait(false);
         return ReadOnlyMemory<byte>.Empty;
     }
@@ -392,8 +406,8 @@ public sealed partial class OsdDaemon
     }
 }
 
-/// <summary>Primary → member: record this info; wipe the PG first (backfill); adopt this log (recovery done).</summary>
-internal sealed record ActivateRequest(PgId Pg, PgInfo Info, bool Wipe, IReadOnlyList<PgLogEntry>? Log)
+/// <summary>Primary → member: record this info; wipe the PG first (backfill); adopt this log after <paramref name="LogAfter"/> (recovery done).</summary>
+internal sealed record ActivateRequest(PgId Pg, PgInfo Info, bool Wipe, IReadOnlyList<PgLogEntry>? Log, PgVersion LogAfter)
 {
     public byte[] Encode()
     {
@@ -403,6 +417,7 @@ internal sealed record ActivateRequest(PgId Pg, PgInfo Info, bool Wipe, IReadOnl
         w.Bool(Wipe).Bool(Log is not null);
         if (Log is not null)
             w.List(Log, Wire.Entry);
+        Wire.Version(w, LogAfter);
         return w.ToArray();
     }
 
@@ -418,7 +433,8 @@ internal sealed record ActivateRequest(PgId Pg, PgInfo Info, bool Wipe, IReadOnl
             log = new PgLogEntry[r.Count()];
             for (int i = 0; i < log.Length; i++) log[i] = Wire.Entry(ref r);
         }
+        var after = Wire.Version(ref r);
         r.End();
-        return new ActivateRequest(pg, info, wipe, log);
+        return new ActivateRequest(pg, info, wipe, log, after);
     }
 }

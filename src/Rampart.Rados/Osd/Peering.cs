@@ -67,10 +67,11 @@ public enum RecoveryKind
     Backfill,
 }
 
-public sealed record RecoveryPlan(RecoveryKind Kind, IReadOnlySet<string> Objects)
+/// <param name="Since">The newest version the peer's log shares with the authority's: its log after that is replaced
+/// (<see cref="PgVersion.Zero"/>: all of it).</param>
+public sealed record RecoveryPlan(RecoveryKind Kind, IReadOnlySet<string> Objects, PgVersion Since)
 {
-    public static readonly RecoveryPlan Nothing = new(RecoveryKind.None, new HashSet<string>());
-    public static readonly RecoveryPlan Everything = new(RecoveryKind.Backfill, new HashSet<string>());
+    public static readonly RecoveryPlan Everything = new(RecoveryKind.Backfill, new HashSet<string>(), PgVersion.Zero);
 }
 
 /// <summary>
@@ -110,9 +111,18 @@ public static class Peering
     }
 
     /// <summary>
+    /// Whether <see cref="PlanRecovery"/> needs the peer's log: only when the peer's newest entry is not in the
+    /// authority's log (<paramref name="authLog"/>, the entries after the authority's tail), i.e. the peer may hold
+    /// divergent entries. Otherwise its log is a prefix of the authority's (a version is assigned once, by one primary).
+    /// </summary>
+    public static bool NeedsPeerLog(PeerState peer, PgVersion authHead, PgVersion authTail, IReadOnlyList<PgLogEntry> authLog) =>
+        peer.Info.Complete && peer.Head != authHead && peer.Head > authTail && !authLog.Any(e => e.Version == peer.Head);
+
+    /// <summary>
     /// What <paramref name="peer"/> needs to match the authority, whose log is <paramref name="authLog"/>
-    /// (oldest first) after <paramref name="authTail"/>. <paramref name="peerLog"/> is the peer's log after
-    /// <paramref name="authTail"/>. Objects touched after the last version both logs share are replaced:
+    /// (oldest first; all of it after <paramref name="authTail"/>, or at least every entry after the peer's head).
+    /// <paramref name="peerLog"/> is the peer's log after <paramref name="authTail"/>, needed only when
+    /// <see cref="NeedsPeerLog"/> says so. Objects touched after the last version both logs share are replaced:
     /// the ones it missed and the ones it wrote divergently (never acknowledged; rolled back to the authority's state).
     /// </summary>
     public static RecoveryPlan PlanRecovery(PeerState peer, PgVersion authHead, PgVersion authTail,
@@ -121,11 +131,13 @@ public static class Peering
         if (!peer.Info.Complete)
             return RecoveryPlan.Everything;
         if (peer.Head == authHead)
-            return RecoveryPlan.Nothing;
+            return new RecoveryPlan(RecoveryKind.None, new HashSet<string>(), authHead);
         if (peer.Head < authTail)
             return RecoveryPlan.Everything;
         var authVersions = authLog.Select(e => e.Version).ToHashSet();
         var common = authTail;
+        if (authVersions.Contains(peer.Head))
+            common = peer.Head;
         foreach (var e in peerLog)
         {
             if (authVersions.Contains(e.Version) && e.Version > common)
@@ -142,7 +154,7 @@ public static class Peering
             if (e.Version > common)
                 objects.Add(e.Object);
         }
-        return new RecoveryPlan(RecoveryKind.Log, objects);
+        return new RecoveryPlan(RecoveryKind.Log, objects, common);
     }
 
     /// <summary>Ceph's PG state names for an active PG: "active+clean", "active+undersized+degraded", …</summary>

@@ -212,6 +212,31 @@ public sealed class PeeringRecoveryTests
     }
 
     [Fact]
+    public void Peer_whose_head_the_authority_logged_needs_no_log_of_its_own()
+    {
+        Assert.False(Peering.NeedsPeerLog(Peer(V(5, 4)), AuthHead, Tail, AuthLog));
+        Assert.False(Peering.NeedsPeerLog(Peer(AuthHead), AuthHead, Tail, AuthLog));
+        Assert.False(Peering.NeedsPeerLog(Peer(V(5, 7), complete: false), AuthHead, Tail, AuthLog)); // backfilled anyway
+        Assert.True(Peering.NeedsPeerLog(Peer(V(5, 7)), AuthHead, Tail, AuthLog)); // 5'7 is nowhere in the authority's log: divergent
+
+        // Without the peer's log the plan is the same as with it, and only the authority's entries after the peer's head are needed.
+        var withLog = Peering.PlanRecovery(Peer(V(5, 4)), AuthHead, Tail, AuthLog, [E(5, 3, "a"), E(5, 4, "b")]);
+        var without = Peering.PlanRecovery(Peer(V(5, 4)), AuthHead, Tail, AuthLog[1..], []);
+        Assert.Equal(withLog.Objects.Order(StringComparer.Ordinal), without.Objects.Order(StringComparer.Ordinal));
+        Assert.Equal(V(5, 4), withLog.Since);
+        Assert.Equal(V(5, 4), without.Since);
+    }
+
+    [Fact]
+    public void Divergent_peer_keeps_its_log_only_up_to_the_last_shared_version()
+    {
+        PgLogEntry[] peerLog = [E(5, 3, "a"), E(5, 4, "b"), E(5, 5, "x")];
+        Assert.Equal(V(5, 4), Peering.PlanRecovery(Peer(V(5, 5)), AuthHead, Tail, AuthLog, peerLog).Since);
+        Assert.Equal(Tail, Peering.PlanRecovery(Peer(Tail), AuthHead, Tail, AuthLog, []).Since);
+        Assert.Equal(PgVersion.Zero, Peering.PlanRecovery(Peer(V(5, 1)), AuthHead, Tail, AuthLog, []).Since);
+    }
+
+    [Fact]
     public void Peer_ahead_with_only_divergent_entries_rolls_them_back()
     {
         PgLogEntry[] authLog = [E(5, 3, "a"), E(5, 4, "b")];

@@ -226,6 +226,19 @@ public sealed class StoreRecoveryTests : IDisposable
     }
 
     [Fact]
+    public async Task Reset_log_after_a_version_keeps_the_shared_prefix_and_replaces_the_rest()
+    {
+        // Ours: 5'1 5'2 shared with the authority, then 5'3 5'4 divergent; the authority went on at epoch 6.
+        await Dst.CommitAsync(Tx().AppendLog(E(5, 1, "a")).AppendLog(E(5, 2, "b")).AppendLog(E(5, 3, "x")).AppendLog(E(5, 4, "y")));
+        await Dst.CommitAsync(new StoreTransaction(OtherPg, new PgVersion(5, 9)).AppendLog(E(5, 9, "z")));
+        PgLogEntry[] rest = [E(6, 3, "c"), E(6, 4, "d")];
+        await Dst.CommitAsync(new StoreTransaction(Pg, new PgVersion(6, 4)).ResetLog(rest, after: new PgVersion(5, 2)));
+        Assert.Equal([E(5, 1, "a"), E(5, 2, "b"), .. rest], Dst.ReadLog(Pg));
+        Assert.Equal(rest[^1], Dst.LogHead(Pg));
+        Assert.Equal([E(5, 9, "z")], Dst.ReadLog(OtherPg));
+    }
+
+    [Fact]
     public async Task Reset_log_then_append_in_one_transaction_keeps_both()
     {
         await Dst.CommitAsync(Tx().AppendLog(E(7, 1, "old")).AppendLog(E(7, 2, "old")));

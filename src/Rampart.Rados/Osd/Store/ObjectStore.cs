@@ -252,7 +252,7 @@ public sealed partial class ObjectStore : IDisposable
                 case StoreTransaction.ResetLogOp l:
                     {
                         var log = StoreKeys.PgSub(pg, StoreKeys.Log);
-                        Batch.DeleteRange(log, StoreKeys.Successor(log));
+                        Batch.DeleteRange(l.After == PgVersion.Zero ? log : StoreKeys.LogKey(pg, new PgVersion(l.After.Epoch, l.After.Seq + 1)), StoreKeys.Successor(log));
                         foreach (var e in l.Entries) Put(StoreKeys.LogKey(pg, e.Version), LogCodec.Encode(e));
                         break;
                     }

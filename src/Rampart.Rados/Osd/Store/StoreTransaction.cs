@@ -22,7 +22,7 @@ public sealed class StoreTransaction(PgId pg, PgVersion version, SnapContext? sn
     internal sealed record InfoOp(byte[] Info) : Op;
     internal sealed record TrimLogOp(PgVersion Below) : Op;
     internal sealed record ReplaceObjectOp(string Name, byte[]? Meta, IReadOnlyList<KeyValuePair<byte[], byte[]>> Records) : Op;
-    internal sealed record ResetLogOp(IReadOnlyList<PgLogEntry> Entries) : Op;
+    internal sealed record ResetLogOp(IReadOnlyList<PgLogEntry> Entries, PgVersion After) : Op;
 
     public PgId Pg { get; } = pg;
     public PgVersion Version { get; } = version;
@@ -77,8 +77,9 @@ public sealed class StoreTransaction(PgId pg, PgVersion version, SnapContext? sn
     public StoreTransaction ReplaceObject(string name, byte[]? meta, IReadOnlyList<KeyValuePair<byte[], byte[]>> records) =>
         Add(new ReplaceObjectOp(name, meta, records));
 
-    /// <summary>Replaces the whole PG log with <paramref name="entries"/> (a recovered copy adopts the authoritative log).</summary>
-    public StoreTransaction ResetLog(IReadOnlyList<PgLogEntry> entries) => Add(new ResetLogOp(entries));
+    /// <summary>Replaces the PG log after <paramref name="after"/> (all of it by default) with <paramref name="entries"/>:
+    /// a recovered copy adopts the authoritative log from the last version both share.</summary>
+    public StoreTransaction ResetLog(IReadOnlyList<PgLogEntry> entries, PgVersion after = default) => Add(new ResetLogOp(entries, after));
 
     private StoreTransaction Add(Op op)
     {
