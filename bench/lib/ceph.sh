@@ -92,7 +92,7 @@ CONF
         id=$(echo "{\"cephx_secret\": \"$secret\"}" | $CEPH osd new "$uuid" -i -)
         mkdir -p "$d/osd.$id"
         ceph-authtool --create-keyring "$d/osd.$id/keyring" --name "osd.$id" --add-key "$secret" >/dev/null
-        ceph-osd -c "$cconf" -i "$id" --mkfs --osd-uuid "$uuid" --osd-objectstore bluestore >"$d/log/osd.$id.mkfs.log" 2>&1
+        ceph_osd "$id" --mkfs --osd-uuid "$uuid" --osd-objectstore bluestore >"$d/log/osd.$id.mkfs.log" 2>&1   # asks the monitor
         ceph_osd "$id"
     done
     ceph_until 120 eval '$CEPH osd stat 2>/dev/null | grep -q "3 up"' || return 1
