@@ -17,7 +17,7 @@ lat, errors, inflight = [], [0], [0]
 state = {"next": 0, "last": time.monotonic(), "gap": 0.0}
 stalls = []  # gaps between completions of at least 100 ms: [when it ended (s into the run), ms], as rampart rados bench --json
 objects = int(sys.argv[8]) if len(sys.argv) > 8 else 0
-start = time.monotonic()
+start, started_unix_ms = time.monotonic(), int(time.time() * 1000)
 deadline = start + seconds
 
 def issue():
@@ -55,7 +55,7 @@ lat.sort()
 pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else 0
 print(json.dumps({"ops": len(lat), "seconds": round(elapsed, 3), "ops_per_sec": round(len(lat) / elapsed, 2),
                   "mb_per_sec": round(len(lat) * size / elapsed / 1e6, 3), "p50_ms": round(pct(0.5), 3), "p99_ms": round(pct(0.99), 3),
-                  "max_ms": round(lat[-1] * 1000, 3) if lat else 0, "errors": errors[0], "max_gap_ms": round(state["gap"] * 1000, 1), "stalls": stalls,
+                  "max_ms": round(lat[-1] * 1000, 3) if lat else 0, "errors": errors[0], "max_gap_ms": round(state["gap"] * 1000, 1), "started_unix_ms": started_unix_ms, "stalls": stalls,
                   "written": min(state["next"], objects) if objects > 0 else state["next"]}))
 io.close()
 cluster.shutdown()

@@ -5,9 +5,10 @@ using System.Text;
 namespace Rampart.Rados.Client;
 
 /// <summary>What `rados bench` measured. Latencies in milliseconds; <see cref="MaxGapMs"/> is the longest time in which no op completed;
-/// <see cref="Stalls"/> every such time of at least <see cref="RadosBench.StallMs"/> ms (when it ended, seconds into the run; its length).</summary>
+/// <see cref="Stalls"/> every such time of at least <see cref="RadosBench.StallMs"/> ms (when it ended, seconds after
+/// <see cref="Started"/>; its length).</summary>
 public sealed record BenchResult(string Mode, int BlockSize, int Concurrency, long Ops, double Seconds, long Errors,
-    double P50Ms, double P99Ms, double MaxMs, double MinMs, double AvgMs, double MaxGapMs, IReadOnlyList<(double EndS, double Ms)> Stalls)
+    double P50Ms, double P99Ms, double MaxMs, double MinMs, double AvgMs, double MaxGapMs, DateTimeOffset Started, IReadOnlyList<(double EndS, double Ms)> Stalls)
 {
     public double OpsPerSecond => Seconds > 0 ? Ops / Seconds : 0;
     public double MegabytesPerSecond => OpsPerSecond * BlockSize / 1_000_000.0;
@@ -34,7 +35,7 @@ public sealed record BenchResult(string Mode, int BlockSize, int Concurrency, lo
     }
 
     public string Json() => string.Create(CultureInfo.InvariantCulture,
-        $"{{\"mode\":\"{Mode}\",\"block_size\":{BlockSize},\"concurrency\":{Concurrency},\"ops\":{Ops},\"seconds\":{Seconds:0.###},\"ops_per_sec\":{OpsPerSecond:0.##},\"mb_per_sec\":{MegabytesPerSecond:0.###},\"p50_ms\":{P50Ms:0.###},\"p99_ms\":{P99Ms:0.###},\"max_ms\":{MaxMs:0.###},\"errors\":{Errors},\"max_gap_ms\":{MaxGapMs:0.#},\"stalls\":[{string.Join(",", Stalls.Select(g => string.Create(CultureInfo.InvariantCulture, $"[{g.EndS:0.###},{g.Ms:0.#}]")))}]}}");
+        $"{{\"mode\":\"{Mode}\",\"block_size\":{BlockSize},\"concurrency\":{Concurrency},\"ops\":{Ops},\"seconds\":{Seconds:0.###},\"ops_per_sec\":{OpsPerSecond:0.##},\"mb_per_sec\":{MegabytesPerSecond:0.###},\"p50_ms\":{P50Ms:0.###},\"p99_ms\":{P99Ms:0.###},\"max_ms\":{MaxMs:0.###},\"errors\":{Errors},\"max_gap_ms\":{MaxGapMs:0.#},\"started_unix_ms\":{Started.ToUnixTimeMilliseconds()},\"stalls\":[{string.Join(",", Stalls.Select(g => string.Create(CultureInfo.InvariantCulture, $"[{g.EndS:0.###},{g.Ms:0.#}]")))}]}}");
 }
 
 /// <summary>
@@ -81,6 +82,7 @@ public static class RadosBench
         long lastCompletion = Stopwatch.GetTimestamp(), maxGapTicks = 0;
         var stalls = new List<(double EndS, double Ms)>();
         var gapLock = new Lock();
+        var started = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
         using var reporter = progress is null ? null : new Timer(_ => progress(string.Create(CultureInfo.InvariantCulture,
             $"{clock.Elapsed.TotalSeconds,5:0} s  {Interlocked.Read(ref next) + 1,8} ops started  {Interlocked.Read(ref errors)} errors")), null, 1000, 1000);
@@ -133,7 +135,7 @@ public static class RadosBench
         double Pct(double q) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
         return new BenchResult(mode, blockSize, concurrency, all.Length, seconds, errors, Pct(0.5), Pct(0.99),
             all.Length == 0 ? 0 : all[^1], all.Length == 0 ? 0 : all[0], all.Length == 0 ? 0 : all.Average(),
-            Stopwatch.GetElapsedTime(0, maxGapTicks).TotalMilliseconds, stalls);
+            Stopwatch.GetElapsedTime(0, maxGapTicks).TotalMilliseconds, started, stalls);
     }
 
     /// <summary>Removes the objects of the last write benchmark and its metadata.</summary>

@@ -38,9 +38,12 @@ public sealed partial class OsdDaemon
             }
             var self = answers.FirstOrDefault(a => a.Osd == _config.Id) ?? new PeerState(_config.Id, PgInfo.Empty, PgVersion.Zero);
             var authority = choice.Authority ?? self;
-            if (authority.Osd != _config.Id)
+            // An equal head means an equal copy (a version is assigned once): nothing to catch up, and our own log
+            // (whose tail may differ from the authority's) is the one to plan with.
+            bool equal = self.Info.Complete && self.Head == authority.Head;
+            if (authority.Osd != _config.Id && !equal)
                 await CatchUpFromAsync(pg, self, authority, token).ConfigureAwait(false);
-            var tail = authority.Info.Tail;
+            var tail = equal ? self.Info.Tail : authority.Info.Tail;
             var head = _store.LogHead(pg.Id)?.Version ?? PgVersion.Zero;
 
             // What each other member needs, then activate everywhere: complete members as they are, the others marked

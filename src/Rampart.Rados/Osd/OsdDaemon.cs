@@ -35,6 +35,7 @@ public sealed partial class OsdDaemon : IAsyncDisposable
     private volatile Keyring _auth = Keyring.Empty;
     private long _authFetchedAt = long.MinValue;
     private TaskCompletionSource _mapArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _booted;
 
     private OsdDaemon(OsdConfig config, ObjectStore store, ILogger log)
     {
@@ -67,8 +68,10 @@ public sealed partial class OsdDaemon : IAsyncDisposable
             daemon._server.Start();
             daemon._mon.MapReceived += map => daemon._maps.Writer.TryWrite(map);
             daemon._loops.Add(Task.Run(daemon.MapLoopAsync));
-            await daemon.BootAsync(cancellationToken).ConfigureAwait(false);
             await daemon._mon.SubscribeAsync(0, cancellationToken).ConfigureAwait(false);
+            await daemon.PrepareToBootAsync(cancellationToken).ConfigureAwait(false);
+            daemon._booted = true;
+            await daemon.BootAsync(cancellationToken).ConfigureAwait(false);
             daemon._loops.Add(Task.Run(daemon.HeartbeatLoopAsync));
             daemon._loops.Add(Task.Run(daemon.HousekeepingLoopAsync));
             daemon._loops.Add(Task.Run(daemon.BeaconLoopAsync));
@@ -98,6 +101,34 @@ public sealed partial class OsdDaemon : IAsyncDisposable
                 _log.LogInformation("waiting for the monitors: {Reason}", e.Message);
                 await Task.Delay(500, cancellationToken).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>
+    /// Before the cluster learns this OSD is up (and its PGs wait for it): checks that its own listener answers,
+    /// and connects to the peers that are up, so the first peering after the boot pays for no handshakes.
+    /// </summary>
+    private async Task PrepareToBootAsync(CancellationToken cancellationToken)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(TimeSpan.FromSeconds(3));
+        try
+        {
+            while (_map is null)
+                await _mapArrived.Task.WaitAsync(limit.Token).ConfigureAwait(false);
+            await using (var self = await Connection.ConnectAsync(_config.Address, _config.Entity, _config.Key, new ConnectionOptions(), null, limit.Token).ConfigureAwait(false))
+                await self.RequestAsync(OsdMessages.Ping, MonMessages.EncodeEpoch(_map.Epoch), limit.Token).ConfigureAwait(false);
+            var peers = _map.Osds.Values.Where(o => o.Up && o.Id != _config.Id).Select(o => o.Id);
+            await Task.WhenAll(peers.Select(async id =>
+            {
+                try { await _peers.RequestAsync(id, OsdMessages.Ping, MonMessages.EncodeEpoch(_map.Epoch), limit.Token).ConfigureAwait(false); }
+                catch (Exception e) when (e is PeerUnavailableException or RemoteRequestException or OperationCanceledException) { }
+            })).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException or IOException or System.Net.Sockets.SocketException or ConnectionClosedException or RemoteRequestException
+            && !cancellationToken.IsCancellationRequested)
+        {
+            _log.LogWarning("before boot: {Reason}", e.Message);
         }
     }
 
@@ -229,7 +260,7 @@ public sealed partial class OsdDaemon : IAsyncDisposable
         var me = map.FindOsd(_config.Id);
         if (me is null || !me.Up || me.Address != _config.Address.ToString())
         {
-            if (!_stopping.IsCancellationRequested)
+            if (_booted && !_stopping.IsCancellationRequested)
             {
                 _log.LogWarning("map epoch {Epoch} has osd.{Id} down: booting again", map.Epoch, _config.Id);
                 _ = Task.Run(async () =>
