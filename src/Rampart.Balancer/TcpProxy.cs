@@ -11,6 +11,8 @@ namespace Rampart.Balancer;
 /// The backend set is replaced atomically by its owner (a health checker, the SQL manager); connections to a
 /// backend that leaves the set are closed, and while the set is empty new connections wait (up to
 /// <c>hold</c>) for one to appear, so clients see a short pause instead of an error during a failover.
+/// Once a pair is connected the kernel relays its bytes (<see cref="KernelRelay"/>) where it can; elsewhere, or
+/// with <c>kernelRelay: false</c>, two async loops copy them.
 /// </summary>
 public sealed partial class TcpProxy : IAsyncDisposable
 {
@@ -21,13 +23,15 @@ public sealed partial class TcpProxy : IAsyncDisposable
     private readonly ConcurrentDictionary<Session, byte> _sessions = new();
     private readonly Lock _lock = new();
     private readonly Task _acceptLoop;
+    private readonly KernelRelay? _relay;
     private IPEndPoint[] _backends = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _next;
 
-    public TcpProxy(string name, IPEndPoint listen, TimeSpan hold, ILogger logger)
+    public TcpProxy(string name, IPEndPoint listen, TimeSpan hold, ILogger logger, bool kernelRelay = true)
     {
         Name = name;
+        _relay = kernelRelay ? KernelRelay.Shared : null;
         _hold = hold;
         _logger = logger;
         _listener = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -41,6 +45,9 @@ public sealed partial class TcpProxy : IAsyncDisposable
     public string Name { get; }
     public IPEndPoint LocalEndPoint { get; }
     public int ActiveConnections => _sessions.Count;
+    /// <summary>Whether connected pairs are relayed by the kernel (BPF sockhash) rather than copied by this process.</summary>
+    public bool KernelRelayed => _relay is not null;
+    internal int KernelRelayedConnections => _sessions.Keys.Count(s => s.InKernel);
     public IReadOnlyList<IPEndPoint> Backends { get { lock (_lock) return _backends; } }
 
     /// <summary>Active connections per backend.</summary>
@@ -108,9 +115,24 @@ public sealed partial class TcpProxy : IAsyncDisposable
                 session.Server = server;
                 try
                 {
-                    using var connect = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                    connect.CancelAfter(TimeSpan.FromSeconds(5));
-                    await server.ConnectAsync(backend, connect.Token).ConfigureAwait(false);
+                    if (_relay is not null)
+                    {
+                        // Blocking connect on its own thread, bounded by SO_SNDTIMEO: an async connect would register
+                        // the socket with .NET's epoll (edge-triggered EPOLLIN), waking this process on every
+                        // message the kernel relays.
+                        await Task.Factory.StartNew(() =>
+                        {
+                            server.SendTimeout = 5000;
+                            server.Connect(backend);
+                            server.SendTimeout = 0;
+                        }, _stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        using var connect = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                        connect.CancelAfter(TimeSpan.FromSeconds(5));
+                        await server.ConnectAsync(backend, connect.Token).ConfigureAwait(false);
+                    }
                 }
                 catch (Exception e) when (e is SocketException or OperationCanceledException && !_stop.IsCancellationRequested)
                 {
@@ -127,6 +149,12 @@ public sealed partial class TcpProxy : IAsyncDisposable
                 }
                 // The backend may have been removed while we connected: honour the removal.
                 if (!Backends.Contains(backend)) return;
+                if (_relay?.TryJoin(client, server, out long id) is { } ended)
+                {
+                    session.Relayed(_relay, id);
+                    await ended.ConfigureAwait(false);
+                    return;
+                }
                 await Task.WhenAny(PumpAsync(client, server), PumpAsync(server, client)).ConfigureAwait(false);
                 return;
             }
@@ -195,12 +223,26 @@ public sealed partial class TcpProxy : IAsyncDisposable
     private sealed class Session(Socket client)
     {
         private int _closed;
+        private KernelRelay? _relay;
+        private long _relayId;
         public volatile IPEndPoint? Backend;
         public volatile Socket? Server;
+        public bool InKernel { get { lock (this) return _relay is not null; } }
+
+        /// <summary>The kernel relays this pair now; closing must take it out of the relay first.</summary>
+        public void Relayed(KernelRelay relay, long id)
+        {
+            lock (this) { _relay = relay; _relayId = id; }
+            if (Volatile.Read(ref _closed) != 0) relay.Leave(id);   // closed meanwhile: the relay still holds it
+        }
 
         public void Close()
         {
             if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+            KernelRelay? relay;
+            long id;
+            lock (this) { relay = _relay; id = _relayId; }
+            relay?.Leave(id);
             // Shutdown first so the pumps see the end at once; Dispose alone may leave a pending receive.
             foreach (var s in new[] { client, Server })
             {

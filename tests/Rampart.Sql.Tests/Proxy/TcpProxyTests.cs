@@ -45,13 +45,15 @@ public sealed class TcpProxyTests : IAsyncDisposable
         return (s, Encoding.ASCII.GetString(buffer, 0, n).Trim());
     }
 
-    private static TcpProxy NewProxy(double holdSeconds = 5) =>
-        new("test", new IPEndPoint(IPAddress.Loopback, 0), TimeSpan.FromSeconds(holdSeconds), NullLogger.Instance);
+    private static TcpProxy NewProxy(bool kernel, double holdSeconds = 5) =>
+        new("test", new IPEndPoint(IPAddress.Loopback, 0), TimeSpan.FromSeconds(holdSeconds), NullLogger.Instance, kernel);
 
-    [Fact]
-    public async Task LeastConnections_SpreadsOverBackends()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task LeastConnections_SpreadsOverBackends(bool kernel)
     {
-        await using var proxy = NewProxy();
+        await using var proxy = NewProxy(kernel);
         proxy.SetBackends([Backend("a"), Backend("b")]);
         var sockets = new List<Socket>();
         var greetings = new List<string>();
@@ -66,10 +68,12 @@ public sealed class TcpProxyTests : IAsyncDisposable
         foreach (var s in sockets) s.Dispose();
     }
 
-    [Fact]
-    public async Task RemovedBackend_ItsConnectionsAreClosed_NewOnesGoToTheNewBackend()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task RemovedBackend_ItsConnectionsAreClosed_NewOnesGoToTheNewBackend(bool kernel)
     {
-        await using var proxy = NewProxy();
+        await using var proxy = NewProxy(kernel);
         var old = Backend("old");
         proxy.SetBackends([old]);
         var (client, greeting) = await ConnectAsync(proxy);
@@ -84,10 +88,12 @@ public sealed class TcpProxyTests : IAsyncDisposable
         next.Dispose();
     }
 
-    [Fact]
-    public async Task NoBackend_NewConnectionWaits_UntilOneIsSet()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task NoBackend_NewConnectionWaits_UntilOneIsSet(bool kernel)
     {
-        await using var proxy = NewProxy();
+        await using var proxy = NewProxy(kernel);
         proxy.SetBackends([]);
         var pending = ConnectAsync(proxy);
         await Task.Delay(100);
@@ -98,15 +104,219 @@ public sealed class TcpProxyTests : IAsyncDisposable
         s.Dispose();
     }
 
-    [Fact]
-    public async Task NoBackend_WithinHold_ConnectionIsClosed()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task NoBackend_WithinHold_ConnectionIsClosed(bool kernel)
     {
-        await using var proxy = NewProxy(holdSeconds: 0.2);
+        await using var proxy = NewProxy(kernel, holdSeconds: 0.2);
         var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await s.ConnectAsync(proxy.LocalEndPoint);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         Assert.Equal(0, await s.ReceiveAsync(new byte[16], SocketFlags.None, timeout.Token));
         s.Dispose();
+    }
+
+    /// <summary>A backend that greets, then hands each connection to <paramref name="serve"/>.</summary>
+    private IPEndPoint Backend(Func<Socket, Task> serve)
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var loop = Task.Run(async () =>
+        {
+            var served = new List<Task>();
+            try
+            {
+                while (true)
+                {
+                    var s = await listener.AcceptSocketAsync(_stop.Token);
+                    s.NoDelay = true;
+                    served.Add(Task.Run(async () =>
+                    {
+                        using (s)
+                        {
+                            await s.SendAsync("hello\n"u8.ToArray());
+                            await serve(s);
+                        }
+                    }));
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException) { }
+            await Task.WhenAll(served);
+        });
+        _backends.Add((listener, loop));
+        return (IPEndPoint)listener.LocalEndpoint;
+    }
+
+    private static async Task<byte[]> ReadToEndAsync(Socket s, CancellationToken ct)
+    {
+        var all = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        int n;
+        while ((n = await s.ReceiveAsync(buffer, SocketFlags.None, ct)) > 0) all.Write(buffer, 0, n);
+        return all.ToArray();
+    }
+
+    private static async Task ReadExactlyAsync(Socket s, byte[] into, CancellationToken ct)
+    {
+        for (int got = 0; got < into.Length;)
+        {
+            int n = await s.ReceiveAsync(into.AsMemory(got), SocketFlags.None, ct);
+            if (n == 0) throw new EndOfStreamException($"after {got} of {into.Length} bytes");
+            got += n;
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Relay_CarriesManyRoundTripsAndLargeTransfersBothWays(bool kernel)
+    {
+        await using var proxy = NewProxy(kernel);
+        proxy.SetBackends([Backend(async s =>
+        {
+            var buffer = new byte[64 * 1024];
+            int n;
+            while ((n = await s.ReceiveAsync(buffer, SocketFlags.None)) > 0) await s.SendAsync(buffer.AsMemory(0, n));
+        })]);
+        var (client, greeting) = await ConnectAsync(proxy);
+        using var _ = client;
+        Assert.Equal("hello", greeting);
+        Assert.Equal(kernel && proxy.KernelRelayed ? 1 : 0, proxy.KernelRelayedConnections);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var reply = new byte[100];
+        for (int i = 0; i < 200; i++)   // request/response, like a SQL client
+        {
+            var request = Enumerable.Repeat((byte)i, 100).ToArray();
+            await client.SendAsync(request);
+            await ReadExactlyAsync(client, reply, timeout.Token);
+            Assert.Equal(request, reply);
+        }
+        var big = new byte[8 << 20];   // larger than every socket buffer on the way: flow control must hold
+        Random.Shared.NextBytes(big);
+        var sending = client.SendAsync(big);
+        var echoed = new byte[big.Length];
+        await ReadExactlyAsync(client, echoed, timeout.Token);
+        await sending;
+        Assert.True(big.AsSpan().SequenceEqual(echoed));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ClientSendsThenCloses_BackendGetsEveryByteThenTheEnd(bool kernel)
+    {
+        await using var proxy = NewProxy(kernel);
+        var received = new List<Task<byte[]>>();
+        var gate = new Lock();
+        var backend = Backend(s =>
+        {
+            var read = ReadToEndAsync(s, _stop.Token);
+            lock (gate) received.Add(read);
+            return read;
+        });
+        proxy.SetBackends([backend]);
+        var sent = new List<byte[]>();
+        for (int i = 0; i < 30; i++)   // closing at once after the last bytes, as a client's COM_QUIT does
+        {
+            var (client, _) = await ConnectAsync(proxy);
+            var data = new byte[1000 + i * 1000];
+            Random.Shared.NextBytes(data);
+            await client.SendAsync(data);
+            client.Dispose();
+            sent.Add(data);
+        }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            lock (gate) if (received.Count == sent.Count) break;
+            await Task.Delay(10, timeout.Token);
+        }
+        Task<byte[]>[] reads;
+        lock (gate) reads = [.. received];
+        var got = (await Task.WhenAll(reads).WaitAsync(timeout.Token)).Select(Convert.ToBase64String).ToHashSet();
+        Assert.All(sent, d => Assert.Contains(Convert.ToBase64String(d), got));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task BackendSendsThenCloses_ClientGetsEveryByteThenTheEnd(bool kernel)
+    {
+        await using var proxy = NewProxy(kernel);
+        var last = new byte[200_000];
+        Random.Shared.NextBytes(last);
+        proxy.SetBackends([Backend(async s => await s.SendAsync(last))]);
+        var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var _ = s;
+        await s.ConnectAsync(proxy.LocalEndPoint);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var all = await ReadToEndAsync(s, timeout.Token);
+        Assert.True("hello\n"u8.ToArray().Concat(last).SequenceEqual(all));
+    }
+
+    /// <summary>A listener whose accept queue is full drops SYNs: a connect to it hangs like one to a cut-off host.</summary>
+    private static (Socket Listener, List<Socket> Fillers) SilentBackend()
+    {
+        var silent = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        silent.Listen(0);
+        var fillers = new List<Socket>();
+        for (int i = 0; i < 3; i++)
+        {
+            var f = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            _ = f.ConnectAsync(silent.LocalEndPoint!);
+            fillers.Add(f);
+        }
+        return (silent, fillers);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task SilentBackend_ConnectGivesUpAfter5s_ClientClosedOnceTheHoldIsOver(bool kernel)
+    {
+        var (silent, fillers) = SilentBackend();
+        await using var proxy = NewProxy(kernel, holdSeconds: 1);
+        proxy.SetBackends([(IPEndPoint)silent.LocalEndPoint!]);
+        var started = DateTime.UtcNow;
+        var (client, nothing) = await ConnectAsync(proxy).WaitAsync(TimeSpan.FromSeconds(15));
+        Assert.Equal("", nothing);
+        Assert.InRange((DateTime.UtcNow - started).TotalSeconds, 4, 12);   // one 5 s connect attempt, not the kernel's ~2 min
+        client.Dispose();
+        foreach (var f in fillers.Append(silent)) f.Dispose();
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task SilentBackend_RemovedWhileConnecting_ItsClientIsClosed_NewClientsGoToTheNewRoute(bool kernel)
+    {
+        var (silent, fillers) = SilentBackend();
+        await using var proxy = NewProxy(kernel, holdSeconds: 30);
+        proxy.SetBackends([(IPEndPoint)silent.LocalEndPoint!]);
+        var pending = ConnectAsync(proxy);
+        using (var trying = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+            while (!proxy.Load().ContainsKey((IPEndPoint)silent.LocalEndPoint!)) await Task.Delay(10, trying.Token);   // it is connecting
+        proxy.SetBackends([Backend("next")]);
+        var (closed, nothing) = await pending.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("", nothing);   // closed, as every connection to a removed backend
+        closed.Dispose();
+        var (s, g) = await ConnectAsync(proxy).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("next", g);
+        s.Dispose();
+        foreach (var f in fillers.Append(silent)) f.Dispose();
+    }
+
+    [Fact]
+    public async Task KernelRelay_IsUsedWhenRunningAsRootOnLinuxX64()
+    {
+        await using var proxy = NewProxy(kernel: true);
+        bool expected = OperatingSystem.IsLinux() && Environment.UserName == "root"
+            && System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64;
+        if (expected) Assert.True(proxy.KernelRelayed);
+        await using var plain = NewProxy(kernel: false);
+        Assert.False(plain.KernelRelayed);
     }
 
     public async ValueTask DisposeAsync()
