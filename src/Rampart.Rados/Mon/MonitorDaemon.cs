@@ -86,8 +86,9 @@ public sealed class MonitorDaemon : IAsyncDisposable
         var state = _machine.State;
         if (state.Auth.Find(name) is { } entry)
             return entry;
-        // mon. is the monitors' own key; before seeding, the bootstrap keyring is the auth database.
-        return name.Type == "mon" || state.AuthVersion == 0 ? _config.Keyring.Find(name) : null;
+        // mon. is the monitors' own key; until seeding is done, the bootstrap keyring stands in for what is not copied yet
+        // (an OSD of a new cluster may connect between two seeded entities).
+        return name.Type == "mon" || Seeding(state) ? _config.Keyring.Find(name) : null;
     }
 
     private async ValueTask<ReadOnlyMemory<byte>> HandleAsync(Connection connection, Frame request, CancellationToken cancellationToken)
@@ -208,20 +209,25 @@ public sealed class MonitorDaemon : IAsyncDisposable
             _ = Task.Run(SeedAuthAsync);
     }
 
+    /// <summary>While the auth database has had fewer changes than the bootstrap keyring has entities, it is being seeded.</summary>
+    private bool Seeding(MonitorState state) => state.AuthVersion < _config.Keyring.Entries.Count();
+
     /// <summary>
-    /// The first leader of a new cluster copies the bootstrap keyring into the replicated auth database.
-    /// Only while the database was never written (AuthVersion 0): later leaders must not resurrect
-    /// entities an administrator removed.
+    /// The first leader of a new cluster copies the bootstrap keyring into the replicated auth database, one entity
+    /// at a time; a leader elected midway copies the rest. Only while seeding: once the database has had as many
+    /// changes as the keyring has entities, later leaders must not resurrect entities an administrator removed.
     /// </summary>
     private async Task SeedAuthAsync()
     {
         try
         {
             await BarrierAsync(_stopping.Token).ConfigureAwait(false);
-            if (_machine.State.AuthVersion != 0)
-                return;
             foreach (var entry in _config.Keyring.Entries)
             {
+                if (!Seeding(_machine.State))
+                    return;
+                if (_machine.State.Auth.Find(entry.Name) is not null)
+                    continue;
                 var caps = entry.Caps.All.ToDictionary(c => c.Service, c => c.Text);
                 var command = new AuthAdd(entry.Name.ToString(), entry.KeyBase64, caps);
                 long index = await _raft.ProposeAsync(MonCommandCodec.Encode(command), _stopping.Token).ConfigureAwait(false);

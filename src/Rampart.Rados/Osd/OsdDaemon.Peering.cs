@@ -112,6 +112,60 @@ public sealed partial class OsdDaemon
         }
     }
 
+    /// <summary>
+    /// A returning OSD copies what it missed from each PG's acting primary while the cluster still counts it down
+    /// (its PGs serve I/O without it), so the peering its boot starts has only the last moment's writes to move:
+    /// I/O stalls for that peering, not for the whole catch-up. Log recovery only (a copy too far behind is
+    /// backfilled after the boot, with I/O served meanwhile); best effort, bounded by <see cref="PreBootCatchUpLimit"/>.
+    /// Safe: until it boots and peers again, this OSD is in no acting set, and its copy never becomes authoritative
+    /// (it is not in the last active set).
+    /// </summary>
+    private async Task CatchUpBeforeBootAsync(CancellationToken cancellationToken)
+    {
+        if (_map is not { } map)
+            return;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(PreBootCatchUpLimit);
+        int caughtUp = 0;
+        using var parallel = new SemaphoreSlim(8);
+        var work = _store.ListPgs().Where(pg => map.FindPool(pg.PoolId) is { } pool && pg.Seed < pool.PgNum).Select(async pgId =>
+        {
+            await parallel.WaitAsync(limit.Token).ConfigureAwait(false);
+            try
+            {
+                if (map.Primary(pgId) is not int primary || primary == _config.Id || DecodePeerState(_config.Id, QueryPg(EncodePg(pgId)).Span) is not { } self)
+                    return;
+                var bytes = (await _peers.RequestAsync(primary, OsdMessages.PgQuery, EncodePg(pgId), limit.Token).ConfigureAwait(false)).Payload;
+                if (DecodePeerState(primary, bytes.Span) is not { } authority || !self.Info.Complete
+                    || self.Head >= authority.Head || self.Head <= authority.Info.Tail)
+                    return;
+                await CatchUpFromAsync(_pgs.GetOrAdd(pgId, id => new PlacementGroup(id)), self, authority, limit.Token).ConfigureAwait(false);
+                Interlocked.Increment(ref caughtUp);
+            }
+            catch (Exception e) when (e is PeerUnavailableException or RemoteRequestException or FormatException)
+            {
+                // the peering after the boot does it
+            }
+            finally
+            {
+                parallel.Release();
+            }
+        });
+        try
+        {
+            await Task.WhenAll(work).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            _log.LogWarning("catching up before boot: stopped after {Limit} s; the peering after the boot does the rest", PreBootCatchUpLimit.TotalSeconds);
+        }
+        if (caughtUp > 0)
+            _log.LogInformation("caught up {Count} pgs before boot in {Ms} ms", caughtUp, clock.ElapsedMilliseconds);
+    }
+
+    private static readonly TimeSpan PreBootCatchUpLimit = TimeSpan.FromSeconds(30);
+
     /// <summary>Every up OSD's state of the PG (those holding nothing are left out).</summary>
     private async Task<List<PeerState>> QueryAllAsync(PgId pg, Maps.ClusterMap map, CancellationToken token)
     {

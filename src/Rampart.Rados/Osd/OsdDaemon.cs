@@ -70,6 +70,7 @@ public sealed partial class OsdDaemon : IAsyncDisposable
             daemon._loops.Add(Task.Run(daemon.MapLoopAsync));
             await daemon._mon.SubscribeAsync(0, cancellationToken).ConfigureAwait(false);
             await daemon.PrepareToBootAsync(cancellationToken).ConfigureAwait(false);
+            await daemon.CatchUpBeforeBootAsync(cancellationToken).ConfigureAwait(false);
             daemon._booted = true;
             await daemon.BootAsync(cancellationToken).ConfigureAwait(false);
             daemon._loops.Add(Task.Run(daemon.HeartbeatLoopAsync));
@@ -105,8 +106,8 @@ public sealed partial class OsdDaemon : IAsyncDisposable
     }
 
     /// <summary>
-    /// Before the cluster learns this OSD is up (and its PGs wait for it): checks that its own listener answers,
-    /// and connects to the peers that are up, so the first peering after the boot pays for no handshakes.
+    /// Before the cluster learns this OSD is up (and its PGs wait for it): connects to the peers that are up, so the
+    /// first peering after the boot pays for no handshakes. Best effort: a peer that does not answer is skipped.
     /// </summary>
     private async Task PrepareToBootAsync(CancellationToken cancellationToken)
     {
@@ -116,17 +117,14 @@ public sealed partial class OsdDaemon : IAsyncDisposable
         {
             while (_map is null)
                 await _mapArrived.Task.WaitAsync(limit.Token).ConfigureAwait(false);
-            await using (var self = await Connection.ConnectAsync(_config.Address, _config.Entity, _config.Key, new ConnectionOptions(), null, limit.Token).ConfigureAwait(false))
-                await self.RequestAsync(OsdMessages.Ping, MonMessages.EncodeEpoch(_map.Epoch), limit.Token).ConfigureAwait(false);
             var peers = _map.Osds.Values.Where(o => o.Up && o.Id != _config.Id).Select(o => o.Id);
             await Task.WhenAll(peers.Select(async id =>
             {
                 try { await _peers.RequestAsync(id, OsdMessages.Ping, MonMessages.EncodeEpoch(_map.Epoch), limit.Token).ConfigureAwait(false); }
-                catch (Exception e) when (e is PeerUnavailableException or RemoteRequestException or OperationCanceledException) { }
+                catch (Exception) when (!cancellationToken.IsCancellationRequested) { } // best effort: peering connects again
             })).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is OperationCanceledException or TimeoutException or IOException or System.Net.Sockets.SocketException or ConnectionClosedException or RemoteRequestException
-            && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
             _log.LogWarning("before boot: {Reason}", e.Message);
         }
