@@ -86,8 +86,10 @@ internal sealed class TestCluster : IAsyncDisposable
     public async Task<long> ProposeAsync(int node, string command)
         => await Nodes[node]!.ProposeAsync(Encoding.UTF8.GetBytes(command), CancellationToken.None);
 
-    /// <summary>Proposes through whoever leads; when leadership moves mid-way (a starved machine misses heartbeats), asks the new leader.</summary>
-    public async Task<long> ProposeToLeaderAsync(string command, TimeSpan timeout)
+    /// <summary>Proposes through whoever leads; when leadership moves mid-way (a starved machine misses heartbeats), asks the
+    /// new leader (as a client would: the first attempt may still be committed, so the command can be applied twice).
+    /// Returns the index and the node that accepted it.</summary>
+    public async Task<(long Index, int Leader)> ProposeToLeaderAsync(string command, TimeSpan timeout)
     {
         var watch = Stopwatch.StartNew();
         while (true)
@@ -95,7 +97,7 @@ internal sealed class TestCluster : IAsyncDisposable
             int leader = await WaitForLeaderAsync(timeout);
             try
             {
-                return await ProposeAsync(leader, command);
+                return (await ProposeAsync(leader, command), leader);
             }
             catch (NotLeaderException) when (watch.Elapsed < timeout)
             {
