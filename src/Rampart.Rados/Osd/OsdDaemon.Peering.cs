@@ -134,10 +134,9 @@ public sealed partial class OsdDaemon
             await parallel.WaitAsync(limit.Token).ConfigureAwait(false);
             try
             {
-                if (map.Primary(pgId) is not int primary || primary == _config.Id || DecodePeerState(_config.Id, QueryPg(EncodePg(pgId)).Span) is not { } self)
-                    return;
-                var bytes = (await _peers.RequestAsync(primary, OsdMessages.PgQuery, EncodePg(pgId), limit.Token).ConfigureAwait(false)).Payload;
-                if (DecodePeerState(primary, bytes.Span) is not { } authority || !self.Info.Complete
+                if (map.Primary(pgId) is not int primary || primary == _config.Id
+                    || await QueryAsync(_config.Id, pgId, limit.Token).ConfigureAwait(false) is not { } self
+                    || await QueryAsync(primary, pgId, limit.Token).ConfigureAwait(false) is not { } authority || !self.Info.Complete
                     || self.Head >= authority.Head || self.Head <= authority.Info.Tail)
                     return;
                 await CatchUpFromAsync(_pgs.GetOrAdd(pgId, id => new PlacementGroup(id)), self, authority, limit.Token).ConfigureAwait(false);
@@ -169,13 +168,11 @@ public sealed partial class OsdDaemon
     /// <summary>Every up OSD's state of the PG (those holding nothing are left out).</summary>
     private async Task<List<PeerState>> QueryAllAsync(PgId pg, Maps.ClusterMap map, CancellationToken token)
     {
-        var payload = EncodePg(pg);
         var queries = map.Osds.Values.Where(o => o.Up).Select(async o =>
         {
             try
             {
-                var bytes = o.Id == _config.Id ? QueryPg(payload) : (await _peers.RequestAsync(o.Id, OsdMessages.PgQuery, payload, token).ConfigureAwait(false)).Payload;
-                return DecodePeerState(o.Id, bytes.Span);
+                return await QueryAsync(o.Id, pg, token).ConfigureAwait(false);
             }
             catch (PeerUnavailableException)
             {
@@ -183,6 +180,14 @@ public sealed partial class OsdDaemon
             }
         });
         return [.. (await Task.WhenAll(queries).ConfigureAwait(false)).OfType<PeerState>()];
+    }
+
+    /// <summary>What <paramref name="osd"/> (this one or a peer) holds of the PG; null when it holds nothing.</summary>
+    private async Task<PeerState?> QueryAsync(int osd, PgId pg, CancellationToken token)
+    {
+        var payload = EncodePg(pg);
+        var bytes = osd == _config.Id ? QueryPg(payload) : (await _peers.RequestAsync(osd, OsdMessages.PgQuery, payload, token).ConfigureAwait(false)).Payload;
+        return DecodePeerState(osd, bytes.Span);
     }
 
     /// <summary>Makes this OSD's copy equal to the authority's: the objects it lacks or holds divergently, or all of them.</summary>

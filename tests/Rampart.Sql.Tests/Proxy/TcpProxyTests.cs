@@ -12,29 +12,6 @@ public sealed class TcpProxyTests : IAsyncDisposable
     private readonly List<(TcpListener Listener, Task Loop)> _backends = [];
     private readonly CancellationTokenSource _stop = new();
 
-    private IPEndPoint Backend(string name)
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var loop = Task.Run(async () =>
-        {
-            var clients = new List<Socket>();
-            try
-            {
-                while (true)
-                {
-                    var s = await listener.AcceptSocketAsync(_stop.Token);
-                    clients.Add(s);
-                    await s.SendAsync(Encoding.ASCII.GetBytes(name + "\n"));
-                }
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException) { }
-            foreach (var c in clients) c.Dispose();
-        });
-        _backends.Add((listener, loop));
-        return (IPEndPoint)listener.LocalEndpoint;
-    }
-
     private static async Task<(Socket Socket, string Greeting)> ConnectAsync(TcpProxy proxy)
     {
         var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -117,8 +94,9 @@ public sealed class TcpProxyTests : IAsyncDisposable
         s.Dispose();
     }
 
-    /// <summary>A backend that greets, then hands each connection to <paramref name="serve"/>.</summary>
-    private IPEndPoint Backend(Func<Socket, Task> serve)
+    /// <summary>A backend that greets with <paramref name="name"/> (as a MySQL server speaks first), then hands each
+    /// connection to <paramref name="serve"/> — by default it holds the connection open until the test ends.</summary>
+    private IPEndPoint Backend(string name, Func<Socket, Task>? serve = null)
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -135,8 +113,8 @@ public sealed class TcpProxyTests : IAsyncDisposable
                     {
                         using (s)
                         {
-                            await s.SendAsync("hello\n"u8.ToArray());
-                            await serve(s);
+                            await s.SendAsync(Encoding.ASCII.GetBytes(name + "\n"));
+                            await (serve ?? HoldAsync)(s);
                         }
                     }));
                 }
@@ -146,6 +124,12 @@ public sealed class TcpProxyTests : IAsyncDisposable
         });
         _backends.Add((listener, loop));
         return (IPEndPoint)listener.LocalEndpoint;
+    }
+
+    private async Task HoldAsync(Socket s)
+    {
+        try { await Task.Delay(Timeout.Infinite, _stop.Token); }
+        catch (OperationCanceledException) { }
     }
 
     private static async Task<byte[]> ReadToEndAsync(Socket s, CancellationToken ct)
@@ -173,7 +157,7 @@ public sealed class TcpProxyTests : IAsyncDisposable
     public async Task Relay_CarriesManyRoundTripsAndLargeTransfersBothWays(bool kernel)
     {
         await using var proxy = NewProxy(kernel);
-        proxy.SetBackends([Backend(async s =>
+        proxy.SetBackends([Backend("hello", async s =>
         {
             var buffer = new byte[64 * 1024];
             int n;
@@ -209,7 +193,7 @@ public sealed class TcpProxyTests : IAsyncDisposable
         await using var proxy = NewProxy(kernel);
         var received = new List<Task<byte[]>>();
         var gate = new Lock();
-        var backend = Backend(s =>
+        var backend = Backend("hello", s =>
         {
             var read = ReadToEndAsync(s, _stop.Token);
             lock (gate) received.Add(read);
@@ -246,7 +230,7 @@ public sealed class TcpProxyTests : IAsyncDisposable
         await using var proxy = NewProxy(kernel);
         var last = new byte[200_000];
         Random.Shared.NextBytes(last);
-        proxy.SetBackends([Backend(async s => await s.SendAsync(last))]);
+        proxy.SetBackends([Backend("hello", async s => await s.SendAsync(last))]);
         var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         using var _ = s;
         await s.ConnectAsync(proxy.LocalEndPoint);
