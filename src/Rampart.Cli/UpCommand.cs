@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Rampart.Common.Net;
 using System.Text;
 using Rampart.Rados.Auth;
 using Rampart.Rados.Client;
@@ -166,14 +167,14 @@ internal static partial class UpCommand
         {
             text.Append(CultureInfo.InvariantCulture, $"# Written by 'rampart up'. Reference: docs/configuration.md\n[global]\nfsid = {Guid.NewGuid()}\nkeyring = keyring\nmon_data = mon-$id\nosd_data = osd-$id\n\n");
             foreach (var name in MonNames)
-                text.Append(CultureInfo.InvariantCulture, $"[mon.{name}]\nmon_addr = 127.0.0.1:{FreePort(raftToo: true)}\n\n");
+                text.Append(CultureInfo.InvariantCulture, $"[mon.{name}]\nmon_addr = 127.0.0.1:{LoopbackPorts.Free(1, alsoFreeAt: MonitorConfig.RaftPortOffset)[0]}\n\n");
             keyring = keyring
                 .With(Entry("mon.", ("mon", "allow *")))
                 .With(Entry("client.admin", ("mon", "allow *"), ("osd", "allow *")));
         }
         for (int id = existing; id < osdCount; id++)
         {
-            text.Append(CultureInfo.InvariantCulture, $"[osd.{id}]\nosd_addr = 127.0.0.1:{FreePort(raftToo: false)}\nhost = node{id}\n\n");
+            text.Append(CultureInfo.InvariantCulture, $"[osd.{id}]\nosd_addr = 127.0.0.1:{LoopbackPorts.Free(1)[0]}\nhost = node{id}\n\n");
             keyring = keyring.With(Entry($"osd.{id}", ("mon", "profile osd"), ("osd", "allow *")));
         }
         File.WriteAllText(conf, text.ToString());
@@ -183,33 +184,6 @@ internal static partial class UpCommand
 
     private static KeyringEntry Entry(string name, params (string Service, string Caps)[] caps) =>
         new(EntityName.Parse(name), Convert.FromBase64String(Keyring.GenerateKey()), caps.Aggregate(Caps.None, (all, c) => all.With(c.Service, c.Caps)));
-
-    /// <summary>A free port on 127.0.0.1 (for a monitor, one whose +1000 Raft port is free too).</summary>
-    private static int FreePort(bool raftToo)
-    {
-        while (true)
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            if (!raftToo || (port + MonitorConfig.RaftPortOffset < 65536 && Bindable(port + MonitorConfig.RaftPortOffset)))
-                return port;
-        }
-    }
-
-    private static bool Bindable(int port)
-    {
-        try
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, port);
-            listener.Start();
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
 
     private static void Stop(List<Daemon> daemons)
     {

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Rampart.Common.Net;
 
 namespace Rampart.Testing;
 
@@ -141,28 +142,6 @@ public sealed class MonLab : IDisposable
         try { Directory.Delete(Dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    public static int[] FreePorts(int count)
-    {
-        var ports = new List<int>();
-        while (ports.Count < count)
-        {
-            int port = FreePort(0);
-            if (port + 1000 < 65536 && !ports.Contains(port) && Bindable(port + 1000))
-                ports.Add(port);
-        }
-        return [.. ports];
-    }
-
-    private static int FreePort(int port)
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, port);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static bool Bindable(int port)
-    {
-        try { FreePort(port); return true; }
-        catch (SocketException) { return false; }
-    }
+    /// <summary>Free loopback ports whose +1000 (a monitor's or SQL manager's Raft port) is free too.</summary>
+    public static int[] FreePorts(int count) => LoopbackPorts.Free(count, alsoFreeAt: 1000);
 }
