@@ -41,6 +41,7 @@ public sealed class RadosClient : IAsyncDisposable
     private readonly ConcurrentDictionary<int, (string Address, Task<Connection> Connecting)> _osds = new();
     private readonly Lock _lock = new();
     private ClusterMap _map = null!;
+    private Primaries? _primaries;
     private TaskCompletionSource _newMap = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _tid;
 
@@ -95,6 +96,7 @@ public sealed class RadosClient : IAsyncDisposable
             if (_map is not null && map.Epoch <= _map.Epoch)
                 return;
             _map = map;
+            _primaries = new Primaries(map);
             signal = _newMap;
             _newMap = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
@@ -164,6 +166,19 @@ public sealed class RadosClient : IAsyncDisposable
         return OpReply.Decode(frame.Payload.Span);
     }
 
+    /// <summary>Each PG's primary in one map, computed by CRUSH once per PG rather than once per op.</summary>
+    private sealed class Primaries(ClusterMap map)
+    {
+        private readonly ConcurrentDictionary<PgId, int?> _byPg = new();
+
+        public ClusterMap Map { get; } = map;
+
+        public int? Of(PgId pg) => _byPg.GetOrAdd(pg, static (p, m) => m.Primary(p), Map);
+    }
+
+    private int? PrimaryOf(ClusterMap map, PgId pg) =>
+        _primaries is { } cache && ReferenceEquals(cache.Map, map) ? cache.Of(pg) : map.Primary(pg);
+
     /// <summary>
     /// Sends a request to the primary of the PG <paramref name="locate"/> picks in the current map, and resends — to
     /// whoever the newest map names — on EAGAIN/ESTALE, a lost connection or a primary that stops answering, until
@@ -178,7 +193,7 @@ public sealed class RadosClient : IAsyncDisposable
         {
             var map = _map;
             pg = locate(map);
-            if (map.Primary(pg) is not { } primary)
+            if (PrimaryOf(map, pg) is not { } primary)
             {
                 last = $"pg {pg} has no OSD up";
                 await WaitForMapAsync(map.Epoch, TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
@@ -195,7 +210,7 @@ public sealed class RadosClient : IAsyncDisposable
                     lock (_lock)
                         changed = _newMap.Task;
                     await Task.WhenAny(pending, changed).ConfigureAwait(false);
-                    if (!pending.IsCompleted && _map.Primary(pg) != primary)
+                    if (!pending.IsCompleted && PrimaryOf(_map, pg) != primary)
                     {
                         _ = pending.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
                         throw new TimeoutException($"pg {pg} moved from osd.{primary} at epoch {_map.Epoch}");

@@ -193,7 +193,9 @@ public sealed class Connection : IAsyncDisposable
                 Frame frame = await ReadHandshakeFrameAsync(timeout.Token).ConfigureAwait(false);
                 if (!AuthCodec.TryDecode(frame.Type, frame.Payload.Span, out var message, out string? error))
                     throw new AuthenticationException($"handshake with {RemoteEndPoint}: {error}");
-                HandshakeStep step = receive(message);
+                // On the thread pool: a server's key lookup may block asking the monitors, and this continuation
+                // can be running on the socket thread that must deliver their answer.
+                HandshakeStep step = await Task.Run(() => receive(message), CancellationToken.None).ConfigureAwait(false);
                 if (step.Send is not null)
                     await SendAuthAsync(step.Send, timeout.Token).ConfigureAwait(false);
                 if (step.Failed)

@@ -50,6 +50,9 @@ public sealed record ObjectStoreOptions
 
     /// <summary>Sync every group commit (fsync of the WAL). Off only for tests that do not care.</summary>
     public bool Sync { get; init; } = true;
+
+    /// <summary>RocksDB block cache for data, index and filter blocks.</summary>
+    public long BlockCacheBytes { get; init; } = 128L << 20;
 }
 
 /// <summary>One object of a PG as deep scrub sees it: its digest is CRC-32C over the logical content.</summary>
