@@ -4,6 +4,7 @@ using Rampart.Common.Config;
 using Rampart.Rados.Auth;
 using Rampart.Rados.Config;
 using Rampart.Rados.Mon;
+using Rampart.Rados.Osd.Store;
 
 namespace Rampart.Rados.Osd;
 
@@ -27,7 +28,7 @@ public sealed record OsdConfig(
     TimeSpan HeartbeatGrace,
     TimeSpan ScrubInterval,
     TimeSpan DeepScrubInterval,
-    int ChunkSize = 64 * 1024,
+    int ChunkSize = ObjectStoreOptions.DefaultChunkSize,
     double BeaconSeconds = 5)
 {
     public EntityName Entity => EntityName.Parse($"osd.{Id}");
@@ -52,7 +53,7 @@ public sealed record OsdConfig(
         var monitors = conf.Monitors;
         if (monitors.Count == 0)
             throw Error(conf, "mon_addr", $"{conf.Path} names no monitors ([mon.X] sections with mon_addr)");
-        double chunk = Number(conf, daemon, "osd_chunk_size", 64 * 1024);
+        double chunk = Number(conf, daemon, "osd_chunk_size", ObjectStoreOptions.DefaultChunkSize);
         if (chunk is < 4096 or > 1 << 20 || !double.IsInteger(chunk) || !System.Numerics.BitOperations.IsPow2((int)chunk))
             throw Error(conf, "osd_chunk_size", $"osd_chunk_size must be a power of two from 4096 to 1048576, got {chunk}");
         return new OsdConfig(id, address, data, conf.Get(daemon, "host") ?? Environment.MachineName, weight, entry.Key, monitors,

@@ -42,8 +42,15 @@ public sealed record PgLogEntry(PgVersion Version, PgLogOp Op, string Object, st
 /// <summary>Sizes and options of an <see cref="ObjectStore"/>.</summary>
 public sealed record ObjectStoreOptions
 {
+    /// <summary>
+    /// 16 KiB: a 4 KiB write inside an image's 4 MiB object rewrites one chunk, so smaller is cheaper, while each
+    /// chunk is a key, so smaller costs large I/O more (bench/rbd, 4 / 16 / 64 KiB: 4 KiB random writes 1967 / 1377 /
+    /// 580 IOPS, random reads 12.8k / 14.4k / 7.0k, 4 MiB writes 34 / 48 / 46 MB/s).
+    /// </summary>
+    public const int DefaultChunkSize = 16 * 1024;
+
     /// <summary>Chunk size for new stores; an existing store keeps the size it was created with.</summary>
-    public int ChunkSize { get; init; } = 64 * 1024;
+    public int ChunkSize { get; init; } = DefaultChunkSize;
 
     /// <summary>Most transactions merged into one synced write.</summary>
     public int MaxGroupSize { get; init; } = 256;
