@@ -363,14 +363,15 @@ public sealed partial class ObjectStore : IDisposable
                 long chunk = pos / _cs;
                 int inChunk = (int)(pos % _cs);
                 int n = Math.Min(_cs - inChunk, data.Length - done);
-                byte[] content;
-                if (inChunk == 0 && n == _cs) content = data.Slice(done, n).ToArray();
+                ReadOnlySpan<byte> content;
+                if (inChunk == 0 && n == _cs) content = data.Slice(done, n);
                 else
                 {
                     var old = HeadChunkData(name, prefix, chunk);
-                    content = new byte[Math.Max(old.Length, inChunk + n)];
-                    old.CopyTo(content, 0);
-                    data.Slice(done, n).CopyTo(content.AsSpan(inChunk));
+                    var merged = new byte[Math.Max(old.Length, inChunk + n)];
+                    old.CopyTo(merged, 0);
+                    data.Slice(done, n).CopyTo(merged.AsSpan(inChunk));
+                    content = merged;
                 }
                 SetChunk(name, prefix, m, chunk, content, punch: false);
                 m.HighChunk = Math.Max(m.HighChunk, chunk + 1);
