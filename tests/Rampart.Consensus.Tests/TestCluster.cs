@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using Rampart.Common.Net;
 
 namespace Rampart.Consensus.Tests;
 
@@ -139,20 +139,6 @@ internal sealed class TestCluster : IAsyncDisposable
         }
     }
 
-    private static IPEndPoint[] FreeLoopbackEndpoints(int count)
-    {
-        // Hold all listeners open together so the ports are distinct.
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToArray();
-        try
-        {
-            foreach (var l in listeners)
-                l.Start();
-            return listeners.Select(l => (IPEndPoint)l.LocalEndpoint).ToArray();
-        }
-        finally
-        {
-            foreach (var l in listeners)
-                l.Stop();
-        }
-    }
+    private static IPEndPoint[] FreeLoopbackEndpoints(int count) =>
+        LoopbackPorts.Free(count).Select(port => new IPEndPoint(IPAddress.Loopback, port)).ToArray();
 }

@@ -1,5 +1,5 @@
 using System.Net;
-using System.Net.Sockets;
+using Rampart.Common.Net;
 using Rampart.Rados.Auth;
 using Rampart.Rados.Client;
 using Rampart.Rados.Config;
@@ -76,24 +76,5 @@ public sealed class MonitorDaemonTests : IDisposable
         Assert.Equal(daemon.LeaderName, await client.GetLeaderAsync());
     }
 
-    private static int FreePortWithRaftPort()
-    {
-        while (true)
-        {
-            using var first = new TcpListener(IPAddress.Loopback, 0);
-            first.Start();
-            int port = ((IPEndPoint)first.LocalEndpoint).Port;
-            if (port + 1000 >= 65536)
-                continue;
-            try
-            {
-                using var raft = new TcpListener(IPAddress.Loopback, port + 1000);
-                raft.Start();
-                return port;
-            }
-            catch (SocketException)
-            {
-            }
-        }
-    }
+    private static int FreePortWithRaftPort() => LoopbackPorts.Free(1, alsoFreeAt: 1000)[0];
 }
