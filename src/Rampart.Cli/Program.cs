@@ -2,7 +2,7 @@ using System.CommandLine;
 using Rampart.Cli;
 
 // Storage daemons and clients take socket completions on the socket thread instead of hopping through the thread
-// pool: one thread switch less per message, and switches are what these VMs pay most for (bench/rados: ~20 % more
+// pool: one thread switch less per message, and switches are what these VMs pay most for (bench/rados: 10–25 % more
 // 4 KiB writes). Their socket code never blocks a completion (Connection hands blocking steps to the pool); the
 // monitors' Raft library, VRRP and SQL keep the default. Read once, at the first socket, hence set this early.
 const string inlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";

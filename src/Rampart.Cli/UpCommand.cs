@@ -1,10 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Net.Sockets;
-using Rampart.Common.Net;
 using System.Text;
+using Rampart.Common.Net;
 using Rampart.Rados.Auth;
 using Rampart.Rados.Client;
 using Rampart.Rados.Config;
