@@ -19,7 +19,7 @@ public static class LoopbackPorts
     {
         int offset = alsoFreeAt ?? 0;
         int highest = EphemeralLow() - 1 - offset;
-        if (highest - Lowest < 100 * count)
+        if (highest - Lowest < 100 * count) // random picks would rarely find one; a range this small is a setup error
             throw new InvalidOperationException($"too few ports below the ephemeral range for {count} listeners");
         var ports = new List<int>(count);
         lock (Handed)
@@ -27,10 +27,10 @@ public static class LoopbackPorts
             while (ports.Count < count)
             {
                 int port = Random.Shared.Next(Lowest, highest + 1);
-                if (Handed.Contains(port) || Handed.Contains(port + offset) || !Bindable(port) || (alsoFreeAt is not null && !Bindable(port + offset)))
+                if (Handed.Contains(port) || Handed.Contains(port + offset) || !Bindable(port) || !Bindable(port + offset))
                     continue;
                 Handed.Add(port);
-                if (alsoFreeAt is not null) Handed.Add(port + offset);
+                Handed.Add(port + offset);
                 ports.Add(port);
             }
         }

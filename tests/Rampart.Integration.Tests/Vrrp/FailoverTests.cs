@@ -110,16 +110,17 @@ public class FailoverTests
         await lab.WaitForAnswerAsync("r2");
 
         var r1 = lab.StartRampart("r1", VrrpLab.Config("r1", 150, extraInstance: extra));
-        await lab.WaitForStateAsync(r1, "BACKUP");
 
         if (preempt)
         {
+            // r1 is BACKUP for one master-down interval (~0.35 s) only: polling could miss it, so wait for the outcome.
             await lab.WaitForStateAsync(r1, "MASTER");
             await lab.WaitForStateAsync(r2, "BACKUP");
             await lab.WaitForAnswerAsync("r1");
         }
         else
         {
+            await lab.WaitForStateAsync(r1, "BACKUP");
             // Wait for r1 to have heard r2 for several master-down intervals (0.35 s each) without preempting.
             await Wait.UntilAsync(async () => (await r1.InstanceAsync()).AdvertsReceived >= 30, TimeSpan.FromSeconds(10), "r1 hears r2");
             Assert.Equal("BACKUP", (await r1.InstanceAsync()).State);
