@@ -32,7 +32,7 @@ public static class ClusterMapCodec
         new CrushDto(
             [.. map.Crush.Buckets.Select(b => new BucketDto(b.Id, b.Name, CrushBucketTypes.Name(b.Type), [.. b.Items.Select(i => new ItemDto(i.Id, i.Weight))]))],
             [.. map.Crush.Rules.Select(r => new RuleDto(r.Id, r.Name, r.Root, CrushBucketTypes.Name(r.FailureDomainType)))]),
-        [.. map.Pools.Values.Select(p => new PoolDto(p.Id, p.Name, p.Size, p.MinSize, p.PgNum, p.CrushRule, p.SnapSeq, [.. p.RemovedSnaps], p.Application, (int)p.Flags, p.SnapGeneration, p.CreatedEpoch))],
+        [.. map.Pools.Values.Select(p => new PoolDto(p.Id, p.Name, p.Size, p.MinSize, p.PgNum, p.CrushRule, p.SnapSeq, [.. p.RemovedSnaps], p.Application, (int)p.Flags, p.SnapGeneration, p.CreatedEpoch, p.SplitEpoch))],
         map.PoolMax,
         [.. map.Options.Values.Select(kv => new OptionDto(kv.Key, kv.Value))]);
 
@@ -74,7 +74,7 @@ public static class ClusterMapCodec
                 if (!poolNames.Add(p.Name))
                     throw new ArgumentException($"pool name '{p.Name}' appears twice");
                 var pool = new PoolInfo(p.Id, p.Name, p.Size, p.MinSize, p.PgNum, p.CrushRule, p.SnapSeq,
-                    [.. p.RemovedSnaps], p.Application, (PoolFlags)p.Flags, p.SnapGeneration, p.CreatedEpoch);
+                    [.. p.RemovedSnaps], p.Application, (PoolFlags)p.Flags, p.SnapGeneration, p.CreatedEpoch, p.SplitEpoch);
                 if (!pools.TryAdd(p.Id, pool))
                     throw new ArgumentException($"pool id {p.Id} appears twice");
             }
@@ -160,7 +160,7 @@ internal sealed record ItemDto(int Id, double Weight);
 internal sealed record RuleDto(int Id, string Name, string Root, string FailureDomain);
 
 internal sealed record PoolDto(
-    long Id, string Name, int Size, int MinSize, uint PgNum, int CrushRule, ulong SnapSeq, ulong[] RemovedSnaps, string? Application, int Flags, ulong SnapGeneration = 0, long CreatedEpoch = 0);
+    long Id, string Name, int Size, int MinSize, uint PgNum, int CrushRule, ulong SnapSeq, ulong[] RemovedSnaps, string? Application, int Flags, ulong SnapGeneration = 0, long CreatedEpoch = 0, long SplitEpoch = 0);
 
 internal sealed record OptionDto(string Key, string Value);
 

@@ -47,7 +47,8 @@ public enum PoolFlags
 /// <see cref="RemovedSnaps"/> the ids deleted since. <see cref="SnapGeneration"/> counts the snapshots published
 /// into an image header (or removed from one): an OSD refuses a guarded write whose snapshot context predates it,
 /// so a writer never keeps writing without a snapshot taken meanwhile. <see cref="CreatedEpoch"/>: an OSD down since
-/// before it cannot hold any of the pool's data. Compared by value, snapshots included.
+/// before it cannot hold any of the pool's data. <see cref="SplitEpoch"/>: the epoch of the last pg_num increase (0: none),
+/// when every OSD moves the objects of each PG whose new PG differs to that child PG. Compared by value, snapshots included.
 /// </summary>
 public sealed record PoolInfo(
     long Id,
@@ -61,7 +62,8 @@ public sealed record PoolInfo(
     string? Application,
     PoolFlags Flags,
     ulong SnapGeneration = 0,
-    long CreatedEpoch = 0)
+    long CreatedEpoch = 0,
+    long SplitEpoch = 0)
 {
     public const int MaxSize = 10;
 
@@ -69,7 +71,7 @@ public sealed record PoolInfo(
         other is not null
         && Id == other.Id && Name == other.Name && Size == other.Size && MinSize == other.MinSize
         && PgNum == other.PgNum && CrushRule == other.CrushRule && SnapSeq == other.SnapSeq && SnapGeneration == other.SnapGeneration && CreatedEpoch == other.CreatedEpoch
-        && Application == other.Application && Flags == other.Flags
+        && SplitEpoch == other.SplitEpoch         && Application == other.Application && Flags == other.Flags
         && RemovedSnaps.SequenceEqual(other.RemovedSnaps);
 
     public override int GetHashCode() => HashCode.Combine(Id, Name, Size, MinSize, PgNum, CrushRule, SnapSeq, RemovedSnaps.Count);

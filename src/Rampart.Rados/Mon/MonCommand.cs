@@ -65,7 +65,7 @@ public sealed record PoolCreate(string Name, uint? PgNum = null, int Size = 3, i
 /// <summary>`osd pool rm NAME NAME --yes-i-really-really-mean-it`.</summary>
 public sealed record PoolDelete(string Name, string ConfirmName, bool ReallyReallyMeanIt) : MonCommand;
 
-/// <summary>`osd pool set NAME KEY VALUE`: size, min_size, pg_num (refused unless unchanged: no PG splitting yet), crush_rule, application, nodelete.</summary>
+/// <summary>`osd pool set NAME KEY VALUE`: size, min_size, pg_num (grow only: PGs split, never merge), crush_rule, application, nodelete.</summary>
 public sealed record PoolSet(string Name, string Key, string Value) : MonCommand;
 
 /// <summary>`config set mon KEY VALUE` for the options kept in the map (<see cref="ClusterOptions"/>).</summary>

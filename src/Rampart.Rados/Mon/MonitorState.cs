@@ -54,7 +54,7 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
                 AutoOut c => AutoOutCmd(c),
                 PoolCreate c => PoolCreateCmd(c, next),
                 PoolDelete c => PoolDeleteCmd(c),
-                PoolSet c => PoolSetCmd(c),
+                PoolSet c => PoolSetCmd(c, next),
                 SetOption c => SetOptionCmd(c),
                 CrushAddBucket c => CrushAddBucketCmd(c),
                 CrushMove c => CrushMoveCmd(c),
@@ -267,7 +267,7 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
         return Changed(Map with { Pools = Map.Pools.Remove(pool.Id) }, $"pool '{c.Name}' removed");
     }
 
-    private Outcome PoolSetCmd(PoolSet c)
+    private Outcome PoolSetCmd(PoolSet c, long next)
     {
         if (Map.FindPool(c.Name) is not { } pool)
             return Refuse("ENOENT", $"unrecognized pool '{c.Name}'");
@@ -300,10 +300,12 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
                     return error;
                 if (n < 1)
                     return Refuse("EINVAL", $"specified pg_num {n} must be > 0");
-                if (n != pool.PgNum)
-                    // OSDs do not split PGs yet: objects placed by the old pg_num would become unreachable.
-                    return Refuse("EOPNOTSUPP", $"pg_num of pool '{pool.Name}' cannot change ({pool.PgNum} -> {n}): PG splitting is not implemented yet; create a new pool with the pg_num you want");
-                updated = pool;
+                if (n < pool.PgNum)
+                    return Refuse("EOPNOTSUPP", $"pg_num of pool '{pool.Name}' cannot shrink ({pool.PgNum} -> {n}): PGs split but do not merge; create a new pool with the pg_num you want");
+                if (n > MaxPoolPgNum)
+                    return Refuse("ERANGE", $"pg_num {n} is larger than the limit of {MaxPoolPgNum} PGs per pool");
+                // Growing splits every PG in place on its OSDs (in this epoch); the children then settle by CRUSH like any PG.
+                updated = n == pool.PgNum ? pool : pool with { PgNum = (uint)n, SplitEpoch = next };
                 break;
             }
             case "crush_rule":
@@ -331,6 +333,9 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
             return Unchanged(message);
         return Changed(Map with { Pools = Map.Pools.SetItem(pool.Id, updated) }, message);
     }
+
+    /// <summary>Ceph's mon_max_pool_pg_num.</summary>
+    public const int MaxPoolPgNum = 65536;
 
     private static bool TryInt(string value, out int n, out Outcome error)
     {

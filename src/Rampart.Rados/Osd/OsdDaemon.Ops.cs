@@ -21,6 +21,8 @@ public sealed partial class OsdDaemon
         RequireCaps(connection, write ? CapOp.Write : CapOp.Read, pool.Name);
         if (request.Seed >= pool.PgNum)
             throw new ArgumentException($"Error EINVAL: pg {request.Pg} does not exist (pool '{pool.Name}' has pg_num {pool.PgNum})");
+        if (request.Ops is not [{ Code: OpCode.List }] && map.Locate(pool, request.Object) is var home && home != request.Pg)
+            throw new InvalidOperationException($"Error EAGAIN: object '{request.Object}' is in pg {home} at epoch {map.Epoch} (pool pg_num {pool.PgNum})");
         if (write && request.ReadSnap is not null)
             throw new ArgumentException("Error EROFS: cannot write at a snapshot");
         if (write && request.SnapGuard < pool.SnapGeneration)
@@ -92,7 +94,7 @@ public sealed partial class OsdDaemon
             await local.ConfigureAwait(false);
             await Task.WhenAll(replicas).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is PeerUnavailableException or OperationCanceledException or RemoteRequestException)
+        catch (Exception e) when (e is PeerUnavailableException or OperationCanceledException or RemoteRequestException or MisplacedObjectException)
         {
             // The write may now be on some members only: the PG must re-peer before anything else is ordered.
             _log.LogWarning("pg {Pg}: write {Version} not replicated everywhere: {Reason}", pg.Id, version, e.Message);

@@ -20,6 +20,7 @@ public sealed partial class OsdDaemon
         try
         {
             var map = _map!;
+            await PeersSplitAsync(map, interval.Pool, token).ConfigureAwait(false);
             var answers = await QueryAllAsync(pg.Id, map, token).ConfigureAwait(false);
             // A down OSD may hold the only copy — unless it went down before the pool existed.
             var mayHold = map.RawSet(pg.Id).Where(o => map.FindOsd(o) is { Up: false } d && (d.DownAt == 0 || d.DownAt >= interval.Pool.CreatedEpoch)).ToArray();
@@ -164,6 +165,40 @@ public sealed partial class OsdDaemon
     }
 
     private static readonly TimeSpan PreBootCatchUpLimit = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Waits until every up OSD has applied the pool's last split (an OSD answers pings with its epoch only once its
+    /// store is split): a peer that has not split yet would describe a child PG as empty and later move objects into it.
+    /// </summary>
+    private async Task PeersSplitAsync(Maps.ClusterMap map, Maps.PoolInfo pool, CancellationToken token)
+    {
+        if (pool.SplitEpoch == 0)
+            return;
+        var deadline = Environment.TickCount64 + 10_000;
+        foreach (var osd in map.Osds.Values.Where(o => o.Up && o.Id != _config.Id))
+        {
+            while (!_splitSeen.TryGetValue(osd.Id, out long seen) || seen < pool.SplitEpoch)
+            {
+                if (Environment.TickCount64 > deadline)
+                    throw new TimeoutException($"osd.{osd.Id} has not applied epoch {pool.SplitEpoch} (pool '{pool.Name}' split) within 10 s");
+                try
+                {
+                    var reply = await _peers.RequestAsync(osd.Id, OsdMessages.Ping, Mon.MonMessages.EncodeEpoch(map.Epoch), token).ConfigureAwait(false);
+                    long epoch = Mon.MonMessages.DecodeEpoch(reply.Payload.Span);
+                    _splitSeen.AddOrUpdate(osd.Id, epoch, (_, old) => Math.Max(old, epoch));
+                    if (epoch < pool.SplitEpoch)
+                        await Task.Delay(50, token).ConfigureAwait(false);
+                }
+                catch (PeerUnavailableException)
+                {
+                    break; // down in a moment; the next map peers without it
+                }
+            }
+        }
+    }
+
+    /// <summary>The newest epoch each peer answered a ping with during peering.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, long> _splitSeen = new();
 
     /// <summary>Every up OSD's state of the PG (those holding nothing are left out).</summary>
     private async Task<List<PeerState>> QueryAllAsync(PgId pg, Maps.ClusterMap map, CancellationToken token)

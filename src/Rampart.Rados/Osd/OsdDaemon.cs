@@ -237,6 +237,7 @@ public sealed partial class OsdDaemon : IAsyncDisposable
                     continue;
                 try
                 {
+                    await SplitPgsAsync(newest).ConfigureAwait(false);
                     ApplyMap(newest);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
@@ -247,6 +248,34 @@ public sealed partial class OsdDaemon : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+
+    /// <summary>
+    /// Before a map that grew a pool's pg_num is applied (and this OSD answers with its epoch): its PGs of that pool stop
+    /// serving — new intervals follow from the map — and, once their running ops are done, the store splits them
+    /// (ObjectStore.Split.cs). Peers that ask for a child PG wait for this epoch first (<see cref="PeersSplitAsync"/>).
+    /// </summary>
+    private async Task SplitPgsAsync(ClusterMap map)
+    {
+        foreach (var pool in map.Pools.Values)
+        {
+            var layout = _store.Layout(pool.Id);
+            if (layout is { } known && known.PgNum >= pool.PgNum)
+                continue;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var pgs = _pgs.Values.Where(pg => pg.Id.PoolId == pool.Id).ToList();
+            foreach (var pg in pgs)
+                pg.StartInterval(null);
+            foreach (var pg in pgs)
+            {
+                await pg.Lock.WaitAsync(_stopping.Token).ConfigureAwait(false);
+                pg.Lock.Release();
+            }
+            long moved = await _store.EnsureLayoutAsync(pool.Id, pool.PgNum, pool.SplitEpoch).ConfigureAwait(false);
+            if (layout is { } old)
+                _log.LogInformation("pool '{Pool}': pg_num {From} -> {To}: split, {Moved} objects moved to child PGs in {Ms} ms",
+                    pool.Name, old.PgNum, pool.PgNum, moved, clock.ElapsedMilliseconds);
         }
     }
 

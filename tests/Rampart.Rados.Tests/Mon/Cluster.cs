@@ -60,7 +60,7 @@ internal static class Cluster
         new PoolCreate("rbd", PgNum: 1024, Application: "rbd"),
         new PoolCreate("volumes"),
         new PoolCreate("scratch", PgNum: 8, Size: 1, MinSize: 1),
-        new PoolSet("volumes", "pg_num", "128"), // refused (no PG splitting): refusals are part of the log too
+        new PoolSet("volumes", "pg_num", "1"), // refused (PGs do not merge): refusals are part of the log too
         new PoolSet("volumes", "min_size", "1"),
         new SetOption("mon_allow_pool_delete", "true"),
         new SetOption("mon_osd_down_out_interval", "300"),

@@ -222,9 +222,11 @@ public class MonitorStateTests
         Assert.Equal("Error EINVAL: pool size must be between 1 and 10", Refused(state, new PoolSet("rbd", "size", "0")).Message);
         Assert.Equal("Error EINVAL: error parsing integer value 'two'", Refused(state, new PoolSet("rbd", "size", "two")).Message);
         Assert.Equal("Error EINVAL: pool min_size must be between 1 and size, which is set to 3", Refused(state, new PoolSet("rbd", "min_size", "4")).Message);
-        Assert.Equal("Error EOPNOTSUPP: pg_num of pool 'rbd' cannot change (16 -> 64): PG splitting is not implemented yet; create a new pool with the pg_num you want",
-            Refused(state, new PoolSet("rbd", "pg_num", "64")).Message);
-        Assert.StartsWith("Error EOPNOTSUPP: pg_num of pool 'rbd' cannot change (16 -> 8)", Refused(state, new PoolSet("rbd", "pg_num", "8")).Message, StringComparison.Ordinal);
+        var split = Ok(state, new PoolSet("rbd", "pg_num", "64")).Map;
+        Assert.True(split.FindPool("rbd") is { PgNum: 64 } p && p.SplitEpoch == split.Epoch, "growing pg_num records the split's epoch");
+        Assert.Equal(64, split.PgsOf(split.FindPool("rbd")!).Count());
+        Assert.StartsWith("Error EOPNOTSUPP: pg_num of pool 'rbd' cannot shrink (16 -> 8)", Refused(state, new PoolSet("rbd", "pg_num", "8")).Message, StringComparison.Ordinal);
+        Assert.Equal("Error ERANGE: pg_num 65537 is larger than the limit of 65536 PGs per pool", Refused(state, new PoolSet("rbd", "pg_num", "65537")).Message);
         Assert.Equal("Error ENOENT: crush rule fast does not exist", Refused(state, new PoolSet("rbd", "crush_rule", "fast")).Message);
         Assert.Equal("Error EINVAL: unrecognized variable 'pgp_nun'", Refused(state, new PoolSet("rbd", "pgp_nun", "1")).Message);
     }

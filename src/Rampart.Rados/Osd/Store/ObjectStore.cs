@@ -53,6 +53,7 @@ public sealed partial class ObjectStore : IDisposable
         _db = db;
         ChunkSize = chunkSize;
         _queue = new CommitQueue(db, options.Sync, options.MaxGroupSize);
+        LoadLayouts();
     }
 
     public string Path { get; }
@@ -238,6 +239,8 @@ public sealed partial class ObjectStore : IDisposable
         public void Apply(StoreTransaction tx, StoreTransaction.Op op)
         {
             _tx = tx;
+            if (op is StoreTransaction.ObjectOp { Name: var name } && op is not StoreTransaction.ReplaceObjectOp { Meta: null })
+                store.CheckPlacement(pg, name);
             switch (op)
             {
                 case StoreTransaction.WriteOp w: Write(w.Name, w.Offset, w.Data.Span); break;

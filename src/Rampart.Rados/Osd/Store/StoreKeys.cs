@@ -10,6 +10,7 @@ namespace Rampart.Rados.Osd.Store;
  * listed, backfilled or deleted as one key range.
  *
  *   'A'                                         superblock: format, chunk size
+ *   'N' pool:u64                                pool layout: the pg_num its objects are placed by (ObjectStore.Split.cs)
  *   'P' pool:u64 seed:u32                      = PG prefix ("PG" below)
  *   PG 'I'                                      PG info (opaque bytes from the PG layer)
  *   PG 'L' epoch:u32 seq:u64                    PG log entry, in version order
@@ -26,6 +27,7 @@ namespace Rampart.Rados.Osd.Store;
 internal static class StoreKeys
 {
     public const byte Superblock = (byte)'A';
+    public const byte Layout = (byte)'N';
     public const byte PgTag = (byte)'P';
     public const byte Info = (byte)'I';
     public const byte Log = (byte)'L';

@@ -10,18 +10,20 @@ namespace Rampart.Rados.Osd.Store;
 public sealed class StoreTransaction(PgId pg, PgVersion version, SnapContext? snaps = null, DateTimeOffset? mtime = null)
 {
     internal abstract record Op;
-    internal sealed record WriteOp(string Name, long Offset, ReadOnlyMemory<byte> Data) : Op;
-    internal sealed record WriteFullOp(string Name, ReadOnlyMemory<byte> Data) : Op;
-    internal sealed record TruncateOp(string Name, long Size) : Op;
-    internal sealed record RemoveOp(string Name) : Op;
-    internal sealed record TouchOp(string Name) : Op;
-    internal sealed record OmapSetOp(string Name, IReadOnlyList<KeyValuePair<string, byte[]>> Pairs) : Op;
-    internal sealed record OmapRemoveOp(string Name, IReadOnlyList<string> Keys) : Op;
-    internal sealed record OmapClearOp(string Name) : Op;
+    /// <summary>An op that stores (or removes) an object's data: only in the PG the object belongs to.</summary>
+    internal abstract record ObjectOp(string Name) : Op;
+    internal sealed record WriteOp(string Name, long Offset, ReadOnlyMemory<byte> Data) : ObjectOp(Name);
+    internal sealed record WriteFullOp(string Name, ReadOnlyMemory<byte> Data) : ObjectOp(Name);
+    internal sealed record TruncateOp(string Name, long Size) : ObjectOp(Name);
+    internal sealed record RemoveOp(string Name) : ObjectOp(Name);
+    internal sealed record TouchOp(string Name) : ObjectOp(Name);
+    internal sealed record OmapSetOp(string Name, IReadOnlyList<KeyValuePair<string, byte[]>> Pairs) : ObjectOp(Name);
+    internal sealed record OmapRemoveOp(string Name, IReadOnlyList<string> Keys) : ObjectOp(Name);
+    internal sealed record OmapClearOp(string Name) : ObjectOp(Name);
     internal sealed record LogOp(PgLogEntry Entry) : Op;
     internal sealed record InfoOp(byte[] Info) : Op;
     internal sealed record TrimLogOp(PgVersion Below) : Op;
-    internal sealed record ReplaceObjectOp(string Name, byte[]? Meta, IReadOnlyList<KeyValuePair<byte[], byte[]>> Records) : Op;
+    internal sealed record ReplaceObjectOp(string Name, byte[]? Meta, IReadOnlyList<KeyValuePair<byte[], byte[]>> Records) : ObjectOp(Name);
     internal sealed record ResetLogOp(IReadOnlyList<PgLogEntry> Entries, PgVersion After) : Op;
 
     public PgId Pg { get; } = pg;
