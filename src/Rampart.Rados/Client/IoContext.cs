@@ -82,10 +82,12 @@ public sealed class IoContext(RadosClient client, PoolInfo pool)
         }
     }
 
-    /// <summary>Every object of the pool: each PG's primary is asked in turn, page by page.</summary>
+    /// <summary>Every object of the pool: each PG's primary is asked in turn, page by page (the PGs of the newest map:
+    /// pg_num may have grown since this context was opened).</summary>
     public async IAsyncEnumerable<string> ListObjectsAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken token = default)
     {
-        for (uint seed = 0; seed < Pool.PgNum; seed++)
+        uint pgNum = (client.Map.FindPool(Pool.Id) ?? Pool).PgNum;
+        for (uint seed = 0; seed < pgNum; seed++)
         {
             var pg = new PgId(Pool.Id, seed);
             string? after = null;

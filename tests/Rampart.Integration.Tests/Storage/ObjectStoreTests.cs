@@ -74,44 +74,108 @@ public sealed class ObjectStoreTests : IDisposable
     /// Four writers store new objects while <paramref name="fault"/> hits the primary of the next object's PG; returns
     /// the longest time with no write acknowledged. Every acknowledged write must read back afterwards.
     /// </summary>
-    private async Task<long> StreamThroughFaultAsync(Action<int> fault)
+    /// <summary>Four writers creating objects one after another, recording every acknowledged write and the longest gap between acks.</summary>
+    private sealed class WriteStream : IAsyncDisposable
     {
-        await using var client = await _lab.ConnectAsync();
-        var io = client.OpenPool(Pool);
-        var acked = new System.Collections.Concurrent.ConcurrentDictionary<string, byte[]>();
-        var clock = Stopwatch.StartNew();
-        long lastAck = 0, maxGap = 0;
-        var gapLock = new Lock();
-        using var stop = new CancellationTokenSource();
-        int next = -1;
-        async Task Writer()
+        private readonly IoContext _io;
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly Lock _gapLock = new();
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task[] _writers;
+        private long _lastAck, _maxGap;
+        private int _next = -1;
+
+        public WriteStream(IoContext io)
         {
-            while (!stop.IsCancellationRequested)
+            _io = io;
+            _writers = Enumerable.Range(0, 4).Select(_ => Task.Run(WriteAsync)).ToArray();
+        }
+
+        public System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> Acked { get; } = new();
+        public string NextName => $"stream-{_next + 1}";
+        public long MaxGapMs => Interlocked.Read(ref _maxGap);
+
+        private async Task WriteAsync()
+        {
+            while (!_stop.IsCancellationRequested)
             {
-                string name = $"stream-{Interlocked.Increment(ref next)}";
+                string name = $"stream-{Interlocked.Increment(ref _next)}";
                 var data = Content(name);
-                await io.WriteFullAsync(name, data);
-                acked[name] = data;
-                lock (gapLock)
+                await _io.WriteFullAsync(name, data);
+                Acked[name] = data;
+                lock (_gapLock)
                 {
-                    long now = clock.ElapsedMilliseconds;
-                    maxGap = Math.Max(maxGap, now - lastAck);
-                    lastAck = now;
+                    long now = _clock.ElapsedMilliseconds;
+                    _maxGap = Math.Max(_maxGap, now - _lastAck);
+                    _lastAck = now;
                 }
             }
         }
-        var writers = Enumerable.Range(0, 4).Select(_ => Task.Run(Writer)).ToArray();
-        await Wait.UntilAsync(() => acked.Count >= 200, TimeSpan.FromSeconds(30), "200 writes acknowledged");
-        int victim = client.Map.Primary(client.Map.Locate(Pool, $"stream-{next + 1}"))!.Value;
+
+        public Task AckedAtLeastAsync(int count, string what) =>
+            Wait.UntilAsync(() => Acked.Count >= count, TimeSpan.FromSeconds(30), what);
+
+        /// <summary>Stops the writers (a failed write fails here) and reads every acknowledged write back.</summary>
+        public async Task StopAndVerifyAsync()
+        {
+            _stop.Cancel();
+            await Task.WhenAll(_writers);
+            foreach (var (name, data) in Acked)
+                Assert.Equal(data, await _io.ReadAllAsync(name));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _stop.Cancel();
+            try { await Task.WhenAll(_writers); } catch (RadosException) { } // the test failed already
+        }
+    }
+
+    private async Task<long> StreamThroughFaultAsync(Action<int> fault)
+    {
+        await using var client = await _lab.ConnectAsync();
+        await using var stream = new WriteStream(client.OpenPool(Pool));
+        await stream.AckedAtLeastAsync(200, "200 writes acknowledged");
+        int victim = client.Map.Primary(client.Map.Locate(Pool, stream.NextName))!.Value;
         fault(victim);
-        int atFault = acked.Count;
-        await Wait.UntilAsync(() => acked.Count >= atFault + 500, TimeSpan.FromSeconds(30), "500 more writes after the fault");
-        stop.Cancel();
-        await Task.WhenAll(writers);
+        int atFault = stream.Acked.Count;
+        await stream.AckedAtLeastAsync(atFault + 500, "500 more writes after the fault");
+        await stream.StopAndVerifyAsync();
         Assert.False(client.Map.FindOsd(victim)!.Up);
-        foreach (var (name, data) in acked)
-            Assert.Equal(data, await io.ReadAllAsync(name));
-        return maxGap;
+        return stream.MaxGapMs;
+    }
+
+    [Fact]
+    public async Task Growing_pg_num_splits_pgs_under_writes_and_an_osd_down_meanwhile_splits_when_it_returns()
+    {
+        await _lab.StartAsync(Pool, pgNum: 8);
+        await using var client = await _lab.ConnectAsync();
+        var io = client.OpenPool(Pool);
+        await WriteAsync(io, 150);
+        await io.OmapSetAsync("obj-3", [KeyValuePair.Create("k", new byte[] { 7 })]);
+        _lab.CrashOsd(3);
+        await Wait.UntilAsync(() => !client.Map.FindOsd(3)!.Up, TimeSpan.FromSeconds(10), "osd.3 marked down");
+
+        await using var stream = new WriteStream(io);
+        await stream.AckedAtLeastAsync(100, "100 writes before the split");
+        Assert.EndsWith("pg_num to 32", (await _lab.OkAsync("pool", "set", Pool, "pg_num", "32")).Trim(), StringComparison.Ordinal);
+        await Wait.UntilAsync(() => client.Map.FindPool(Pool)!.PgNum == 32, TimeSpan.FromSeconds(10), "the client sees pg_num 32");
+        int atSplit = stream.Acked.Count;
+        await stream.AckedAtLeastAsync(atSplit + 300, "300 more writes after the split");
+        await stream.StopAndVerifyAsync();
+        Assert.True(stream.MaxGapMs < 10_000, $"writes stalled {stream.MaxGapMs} ms");
+
+        _lab.StartOsd(3);
+        await _lab.WaitForCleanAsync();
+        Assert.Equal(32, client.Map.PgsOf(Pool).Count());
+        Assert.Empty(await DeepScrubAllAsync(client));
+        await AssertAllAsync(io, 150);
+        Assert.Equal(new byte[] { 7 }, (await io.OmapGetAsync("obj-3", ["k"]))["k"]);
+        var listed = new HashSet<string>();
+        await foreach (var name in io.ListObjectsAsync())
+            Assert.True(listed.Add(name), $"{name} listed twice");
+        Assert.Equal(150 + stream.Acked.Count, listed.Count);
+        Assert.Contains("cannot shrink", (await _lab.RunAsync("pool", "set", Pool, "pg_num", "16")).Err, StringComparison.Ordinal);
     }
 
     [Fact]
