@@ -31,6 +31,8 @@ namespace Rampart.Rados.Mon;
 [JsonDerivedType(typeof(SnapCreate), "pool_selfmanaged_snap_create")]
 [JsonDerivedType(typeof(SnapRemove), "pool_selfmanaged_snap_rm")]
 [JsonDerivedType(typeof(SnapPublish), "pool_selfmanaged_snap_publish")]
+[JsonDerivedType(typeof(PgActivate), "pg_activate")]
+[JsonDerivedType(typeof(PgActivations), "pg_activations")]
 public abstract record MonCommand;
 
 /// <summary>An OSD starts: registers its address; placed under host <paramref name="Host"/> (created under

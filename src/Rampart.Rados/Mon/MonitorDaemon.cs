@@ -111,7 +111,8 @@ public sealed class MonitorDaemon : IAsyncDisposable
                     return Beacon(connection, beacon).Encode();
                 bool allowed = command switch
                 {
-                    OsdBoot or OsdMarkDown => caps.Allows("mon", CapOp.Read | CapOp.Execute),
+                    OsdBoot or OsdMarkDown or PgActivations => caps.Allows("mon", CapOp.Read | CapOp.Execute),
+                    PgActivate a => caps.Allows("mon", CapOp.Read | CapOp.Execute) && connection.Session.Entity.ToString() == $"osd.{a.Osd}",
                     SnapCreate s => caps.Allows("mon", CapOp.Read) && caps.Allows("osd", CapOp.Write, s.Pool),
                     SnapRemove s => caps.Allows("mon", CapOp.Read) && caps.Allows("osd", CapOp.Write, s.Pool),
                     SnapPublish s => caps.Allows("mon", CapOp.Read) && caps.Allows("osd", CapOp.Write, s.Pool),
@@ -183,7 +184,8 @@ public sealed class MonitorDaemon : IAsyncDisposable
             throw new TimeoutException($"Error EAGAIN: mon.{_config.Name} could not commit the command: {e.Message}");
         }
         var result = _machine.ResultOf(index) ?? MonResult.Error("EIO", $"mon.{_config.Name}: result of entry {index} is gone");
-        _log.LogInformation("{Command} -> {Message}", command.GetType().Name, result.Message);
+        // Peering's records come in bursts after every failure: not worth a line each.
+        _log.Log(command is PgActivate or PgActivations ? LogLevel.Debug : LogLevel.Information, "{Command} -> {Message}", command.GetType().Name, result.Message);
         return CommandReply.Of(result);
     }
 

@@ -20,11 +20,12 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
 {
     public const byte SnapshotFormatVersion = 1;
 
-    private MonitorState(ClusterMap map, Keyring auth, long authVersion)
+    private MonitorState(ClusterMap map, Keyring auth, long authVersion, ImmutableDictionary<PgId, PgActivation> activations)
     {
         Map = map;
         Auth = auth;
         AuthVersion = authVersion;
+        Activations = activations;
     }
 
     public ClusterMap Map { get; }
@@ -33,7 +34,7 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
 
     public long AuthVersion { get; }
 
-    public static MonitorState Create(ClusterMap map, Keyring? auth = null) => new(map, auth ?? Keyring.Empty, 0);
+    public static MonitorState Create(ClusterMap map, Keyring? auth = null) => new(map, auth ?? Keyring.Empty, 0, ImmutableDictionary<PgId, PgActivation>.Empty);
 
     /// <summary>Applies one command. Never throws for a bad command: it is refused with an error result.</summary>
     public (MonitorState Next, MonResult Result) Apply(MonCommand command)
@@ -65,6 +66,8 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
                 SnapCreate c => SnapCreateCmd(c),
                 SnapRemove c => SnapRemoveCmd(c),
                 SnapPublish c => SnapPublishCmd(c),
+                PgActivate c => PgActivateCmd(c),
+                PgActivations c => PgActivationsCmd(c),
                 _ => Refuse("EINVAL", $"unknown command {command.GetType().Name}"),
             };
         }
@@ -77,12 +80,10 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
             outcome = Refuse("EINVAL", message);
         }
 
-        if (!outcome.Result.Success || (outcome.Map is null && outcome.Auth is null))
+        if (!outcome.Result.Success || (outcome.Map is null && outcome.Auth is null && outcome.Activations is null))
             return (this, outcome.Result);
         var map = outcome.Map is null ? Map : outcome.Map with { Epoch = next };
-        var state = outcome.Auth is null
-            ? new MonitorState(map, Auth, AuthVersion)
-            : new MonitorState(map, outcome.Auth, AuthVersion + 1);
+        var state = new MonitorState(map, outcome.Auth ?? Auth, outcome.Auth is null ? AuthVersion : AuthVersion + 1, outcome.Activations ?? Activations);
         return (state, outcome.Result);
     }
 
@@ -101,7 +102,7 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
 
     // ---- results -------------------------------------------------------------------------------
 
-    private readonly record struct Outcome(MonResult Result, ClusterMap? Map = null, Keyring? Auth = null);
+    private readonly record struct Outcome(MonResult Result, ClusterMap? Map = null, Keyring? Auth = null, ImmutableDictionary<PgId, PgActivation>? Activations = null);
 
     private static Outcome Refuse(string errno, string message) => new(MonResult.Error(errno, message));
 
@@ -264,7 +265,7 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
             return Refuse("EPERM", "pool deletion is disabled; you must first set the mon_allow_pool_delete config option to true before you can destroy a pool");
         if (pool.Flags.HasFlag(PoolFlags.NoDelete))
             return Refuse("EPERM", "pool deletion is disabled; you must unset nodelete flag for the pool first");
-        return Changed(Map with { Pools = Map.Pools.Remove(pool.Id) }, $"pool '{c.Name}' removed");
+        return new Outcome(MonResult.Ok($"pool '{c.Name}' removed"), Map with { Pools = Map.Pools.Remove(pool.Id) }, Activations: ActivationsAfter(pool, null));
     }
 
     private Outcome PoolSetCmd(PoolSet c, long next)
@@ -331,7 +332,7 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
         string message = $"set pool {pool.Id} {c.Key} to {value}";
         if (updated.Equals(pool))
             return Unchanged(message);
-        return Changed(Map with { Pools = Map.Pools.SetItem(pool.Id, updated) }, message);
+        return new Outcome(MonResult.Ok(message), Map with { Pools = Map.Pools.SetItem(pool.Id, updated) }, Activations: ActivationsAfter(pool, updated));
     }
 
     /// <summary>Ceph's mon_max_pool_pg_num.</summary>
@@ -527,7 +528,8 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
         ClusterMapCodec.ToDto(Map),
         AuthVersion,
         [.. Auth.Entries.Select(e => new AuthEntryDto(e.Name.ToString(), e.KeyBase64,
-            [.. e.Caps.All.Select(s => new CapsDto(s.Service, s.Text))]))]), MonJsonContext.Default.MonitorStateDto);
+            [.. e.Caps.All.Select(s => new CapsDto(s.Service, s.Text))]))],
+        [.. Activations.Values.OrderBy(a => a.Pool).ThenBy(a => a.Seed)]), MonJsonContext.Default.MonitorStateDto);
 
     /// <summary>Rebuilds a state from <see cref="Snapshot"/> bytes; <see cref="MapFormatException"/> on bad input.</summary>
     public static MonitorState Restore(ReadOnlySpan<byte> bytes)
@@ -555,13 +557,21 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
         {
             throw new MapFormatException($"{what}: invalid content: {e.Message}", e);
         }
-        return new MonitorState(map, auth, dto.AuthVersion);
+        var activations = ImmutableDictionary.CreateBuilder<PgId, PgActivation>();
+        foreach (var a in dto.Activations ?? [])
+        {
+            if (!activations.TryAdd(a.Pg, a))
+                throw new MapFormatException($"{what}: invalid content: pg {a.Pg} activation appears twice");
+        }
+        return new MonitorState(map, auth, dto.AuthVersion, activations.ToImmutable());
     }
 
     /// <summary>Equal maps, auth versions and auth entries (names, keys, cap texts).</summary>
     public bool Equals(MonitorState? other)
     {
-        if (other is null || AuthVersion != other.AuthVersion || !Map.Equals(other.Map) || Auth.Count != other.Auth.Count)
+        if (other is null || AuthVersion != other.AuthVersion || !Map.Equals(other.Map) || Auth.Count != other.Auth.Count
+            || Activations.Count != other.Activations.Count
+            || Activations.Any(a => !other.Activations.TryGetValue(a.Key, out var b) || !a.Value.SameAs(b)))
             return false;
         foreach (var (a, b) in Auth.Entries.Zip(other.Auth.Entries))
         {
@@ -576,7 +586,7 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
     public override int GetHashCode() => HashCode.Combine(Map.Epoch, AuthVersion, Auth.Count);
 }
 
-internal sealed record MonitorStateDto(ClusterMapDto Map, long AuthVersion, AuthEntryDto[] Auth);
+internal sealed record MonitorStateDto(ClusterMapDto Map, long AuthVersion, AuthEntryDto[] Auth, PgActivation[]? Activations = null);
 
 internal sealed record AuthEntryDto(string Entity, string Key, CapsDto[] Caps);
 
@@ -588,4 +598,5 @@ internal sealed record CapsDto(string Service, string Text);
     RespectRequiredConstructorParameters = true)]
 [JsonSerializable(typeof(MonitorStateDto))]
 [JsonSerializable(typeof(MonCommand))]
+[JsonSerializable(typeof(PgActivation[]))]
 internal sealed partial class MonJsonContext : JsonSerializerContext;

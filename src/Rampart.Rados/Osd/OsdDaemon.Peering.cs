@@ -1,5 +1,8 @@
 using Microsoft.Extensions.Logging;
+using Rampart.Common.Threading;
+using Rampart.Rados.Client;
 using Rampart.Rados.Messaging;
+using Rampart.Rados.Mon;
 using Rampart.Rados.Osd.Store;
 using Rampart.Rados.Placement;
 
@@ -22,9 +25,10 @@ public sealed partial class OsdDaemon
             var map = _map!;
             await PeersSplitAsync(map, interval.Pool, token).ConfigureAwait(false);
             var answers = await QueryAllAsync(pg.Id, map, token).ConfigureAwait(false);
+            var lastActive = await _lastActive.RunAsync(pg.Id, token).ConfigureAwait(false);
             // A down OSD may hold the only copy — unless it went down before the pool existed.
             var mayHold = map.RawSet(pg.Id).Where(o => map.FindOsd(o) is { Up: false } d && (d.DownAt == 0 || d.DownAt >= interval.Pool.CreatedEpoch)).ToArray();
-            var choice = Peering.Choose(_config.Id, answers, mayHold);
+            var choice = Peering.Choose(_config.Id, answers, mayHold, lastActive?.Acting);
             if (choice.Verdict != PeeringVerdict.Activate)
             {
                 pg.State = choice.Verdict == PeeringVerdict.Down ? "down" : "incomplete";
@@ -62,6 +66,12 @@ public sealed partial class OsdDaemon
             await Task.WhenAll(plans.Select(p => _peers.RequestAsync(p.Key, OsdMessages.Activate,
                 new ActivateRequest(pg.Id, info with { Complete = p.Value.Kind == RecoveryKind.None }, p.Value.Kind == RecoveryKind.Backfill, null, PgVersion.Zero).Encode(), token))).ConfigureAwait(false);
 
+            // The monitors record the interval as active before it serves anything (and refuse if it is already stale).
+            if (!await _activate.RunAsync(new PgActivation(pg.Id.PoolId, pg.Id.Seed, interval.Epoch, interval.Acting), token).ConfigureAwait(false))
+            {
+                _log.LogInformation("pg {Pg}: [{Acting}] is no longer its acting set at the monitors: waiting for the next map", pg.Id, string.Join(",", interval.Acting));
+                return;
+            }
             await pg.Lock.WaitAsync(token).ConfigureAwait(false);
             try
             {
@@ -199,6 +209,28 @@ public sealed partial class OsdDaemon
 
     /// <summary>The newest epoch each peer answered a ping with during peering.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, long> _splitSeen = new();
+
+    private readonly Batcher<PgId, PgActivation?> _lastActive;
+    private readonly Batcher<PgActivation, bool> _activate;
+
+    /// <summary>The monitors' last activation record of each PG (one command for every PG peering meanwhile).</summary>
+    private async Task<IReadOnlyList<PgActivation?>> ReadActivationsAsync(IReadOnlyList<PgId> pgs, CancellationToken token)
+    {
+        var result = await _mon.CommandAsync(new PgActivations([.. pgs.Distinct().Select(p => new PgRef(p.PoolId, p.Seed))]), token).ConfigureAwait(false);
+        if (!result.Success)
+            throw new MonClientException(result.Message);
+        var found = MonitorState.DecodeActivations(result.Output ?? "[]").ToDictionary(a => a.Pg);
+        return [.. pgs.Select(p => found.GetValueOrDefault(p))];
+    }
+
+    /// <summary>Records activations at the monitors (one command for every PG activating meanwhile); false: refused as stale.</summary>
+    private async Task<IReadOnlyList<bool>> RecordActivationsAsync(IReadOnlyList<PgActivation> records, CancellationToken token)
+    {
+        var result = await _mon.CommandAsync(new PgActivate(_config.Id, [.. records]), token).ConfigureAwait(false);
+        if (!result.Success || result.Output is not { } verdicts || verdicts.Length != records.Count)
+            throw new MonClientException($"recording pg activations: {result.Message}");
+        return [.. verdicts.Select(v => v == '1')];
+    }
 
     /// <summary>Every up OSD's state of the PG (those holding nothing are left out).</summary>
     private async Task<List<PeerState>> QueryAllAsync(PgId pg, Maps.ClusterMap map, CancellationToken token)

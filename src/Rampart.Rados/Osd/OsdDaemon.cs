@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Rampart.Common.Threading;
 using Rampart.Rados.Auth;
 using Rampart.Rados.Client;
 using Rampart.Rados.Maps;
@@ -44,6 +45,8 @@ public sealed partial class OsdDaemon : IAsyncDisposable
         _log = log;
         _mon = new MonClient(config.Monitors, config.Entity, config.Key) { Timeout = TimeSpan.FromSeconds(20) };
         _peers = new PeerLinks(this);
+        _lastActive = new Batcher<PgId, PgActivation?>(ReadActivationsAsync, _stopping.Token);
+        _activate = new Batcher<PgActivation, bool>(RecordActivationsAsync, _stopping.Token);
     }
 
     public int Id => _config.Id;
@@ -281,6 +284,7 @@ public sealed partial class OsdDaemon : IAsyncDisposable
 
     private void ApplyMap(ClusterMap map)
     {
+        var previous = _map;
         _map = map;
         var arrived = Interlocked.Exchange(ref _mapArrived, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         arrived.TrySetResult();
@@ -301,6 +305,9 @@ public sealed partial class OsdDaemon : IAsyncDisposable
             }
         }
         var seen = new HashSet<PgId>();
+        // A PG waiting for an OSD of its last active set (down, incomplete) asks again whenever an OSD comes up:
+        // the one it waits for may be out, and then its return changes no acting set.
+        bool osdCameUp = previous is not null && map.Osds.Values.Any(o => o.Up && (previous.FindOsd(o.Id) is not { Up: true } before || before.UpFrom != o.UpFrom));
         foreach (var pool in map.Pools.Values)
         {
             foreach (var (pgId, up) in map.UpSets(map.PgsOf(pool)))
@@ -311,6 +318,8 @@ public sealed partial class OsdDaemon : IAsyncDisposable
                 if (pg.Interval is { } old && old.SameAs(interval))
                 {
                     pg.Pool = pool;
+                    if (osdCameUp && old.Primary == _config.Id && pg.State is "down" or "incomplete")
+                        Repeer(pg, old, TimeSpan.Zero);
                     continue;
                 }
                 pg.StartInterval(interval);

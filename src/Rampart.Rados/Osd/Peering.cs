@@ -88,8 +88,12 @@ public static class Peering
     /// <paramref name="mayHoldData"/>: OSDs that are down but in — when nobody answered with a copy,
     /// one of them may hold the only one, so the PG waits (down) instead of starting empty.
     /// </summary>
-    public static PeeringResult Choose(int self, IReadOnlyList<PeerState> answers, IReadOnlyCollection<int> mayHoldData)
+    /// <param name="lastActive">The acting set of the last interval the monitors recorded as active (null: none recorded, as
+    /// for a PG that never went active). It supersedes what the answers say: the OSDs that answer may all have missed it.</param>
+    public static PeeringResult Choose(int self, IReadOnlyList<PeerState> answers, IReadOnlyCollection<int> mayHoldData, IReadOnlyList<int>? lastActive = null)
     {
+        if (lastActive is { Count: > 0 })
+            return ChooseAmong(self, answers, lastActive);
         var started = answers.Where(a => a.Info.LastEpochStarted > 0).ToList();
         if (started.Count == 0)
         {
@@ -101,7 +105,12 @@ public static class Peering
                 ? new PeeringResult(PeeringVerdict.Down, null, [.. mayHoldData])
                 : new PeeringResult(PeeringVerdict.Activate, null, []);
         }
-        var prior = started.MaxBy(a => a.Info.LastEpochStarted)!.Info.ActingAtStart;
+        return ChooseAmong(self, answers, started.MaxBy(a => a.Info.LastEpochStarted)!.Info.ActingAtStart);
+    }
+
+    /// <summary>The newest complete copy among the members of <paramref name="prior"/> that answered, ties to <paramref name="self"/>.</summary>
+    private static PeeringResult ChooseAmong(int self, IReadOnlyList<PeerState> answers, IReadOnlyList<int> prior)
+    {
         var candidates = answers.Where(a => prior.Contains(a.Osd)).ToList();
         var authority = candidates.Where(a => a.Info.Complete)
             .OrderByDescending(a => a.Head).ThenBy(a => a.Osd != self).FirstOrDefault();

@@ -252,6 +252,44 @@ public sealed class ObjectStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_pg_whose_last_active_osds_are_all_gone_waits_down_instead_of_serving_an_older_copy()
+    {
+        await _lab.StartAsync(Pool, pgNum: 1);
+        await _lab.OkAsync("config", "set", "mon", "mon_osd_report_timeout", "10");
+        await using var client = await _lab.ConnectAsync();
+        var io = client.OpenPool(Pool);
+        var pg = client.Map.PgsOf(Pool).Single();
+        var acting = client.Map.ActingSet(pg);
+        int a = acting[0], b = acting[1], c = acting[2];
+        await io.WriteFullAsync("obj", Content("obj", 1));
+
+        // c leaves; a and b acknowledge a newer version without it, then both die too.
+        _lab.CrashOsd(c);
+        await Wait.UntilAsync(() => !client.Map.FindOsd(c)!.Up, TimeSpan.FromSeconds(10), $"osd.{c} marked down");
+        await io.WriteFullAsync("obj", Content("obj", 2));
+        _lab.CrashOsd(a);
+        _lab.CrashOsd(b);
+        await Wait.UntilAsync(() => !client.Map.FindOsd(a)!.Up && !client.Map.FindOsd(b)!.Up, TimeSpan.FromSeconds(40), $"osd.{a} and osd.{b} marked down");
+
+        // c returns, and with a and b out the PG maps to c and the fourth OSD: enough for min_size, but c's copy is
+        // older than what was acknowledged. Nobody who answers knows the interval [a,b]; the monitors do.
+        _lab.StartOsd(c);
+        await _lab.OkAsync("osd", "out", a.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await _lab.OkAsync("osd", "out", b.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await Wait.UntilAsync(async () => (await PgSummary.CollectAsync(client)).States.GetValueOrDefault(pg) == "down",
+            TimeSpan.FromSeconds(30), "the pg is down, waiting for the last active set");
+
+        _lab.StartOsd(a); // out, but up: it answers with the newest copy
+        await Wait.UntilAsync(async () => (await PgSummary.CollectAsync(client)).States.GetValueOrDefault(pg) is { } s && s.StartsWith("active", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(30), "the pg is active again");
+        Assert.Equal(Content("obj", 2), await io.ReadAllAsync("obj"));
+        await _lab.OkAsync("osd", "in", a.ToString(System.Globalization.CultureInfo.InvariantCulture)); // three OSDs in again: clean
+        await _lab.WaitForCleanAsync();
+        Assert.Empty(await DeepScrubAllAsync(client));
+        Assert.Equal(Content("obj", 2), await io.ReadAllAsync("obj"));
+    }
+
+    [Fact]
     public async Task A_pool_created_while_an_osd_is_down_serves_io_at_once()
     {
         await _lab.StartAsync(Pool);

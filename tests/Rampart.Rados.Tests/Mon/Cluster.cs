@@ -71,6 +71,8 @@ internal static class Cluster
         new SnapCreate("rbd"),
         new SnapRemove("rbd", 2),
         new SnapPublish("rbd"),
+        new PgActivate(0, [new PgActivation(1, 0, 3, [0, 4])]), // stale (the up set differs): recorded as refused
+        new PgActivations([new PgRef(1, 0)]),
         new OsdBeacon(1),
         new OsdMarkDown(3, "heartbeat", T0),
         new OsdOut(5),

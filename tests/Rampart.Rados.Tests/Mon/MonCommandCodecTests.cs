@@ -16,7 +16,7 @@ public class MonCommandCodecTests
             var decoded = MonCommandCodec.Decode(bytes);
             Assert.Equal(command.GetType(), decoded.GetType());
             Assert.Equal(bytes, MonCommandCodec.Encode(decoded));
-            if (command is not (AuthAdd or AuthGetOrCreate or AuthCaps))
+            if (command is not (AuthAdd or AuthGetOrCreate or AuthCaps or PgActivate or PgActivations)) // arrays compare by reference
                 Assert.Equal(command, decoded);
             kinds.Add(command.GetType());
         }

@@ -379,6 +379,40 @@ public class MonitorStateTests
     }
 
     [Fact]
+    public void Pg_activations_are_recorded_only_for_the_current_acting_set_and_follow_splits_and_deletes()
+    {
+        var state = Ok(WithOsds(4, 1), new PoolCreate("rbd", PgNum: 4));
+        var pool = state.Map.FindPool("rbd")!;
+        var pg = new Rampart.Rados.Placement.PgId(pool.Id, 1);
+        int[] up = state.Map.UpSet(pg);
+        long epoch = state.Map.Epoch;
+        var current = new PgActivation(pool.Id, 1, epoch, up);
+        var deposed = new PgActivation(pool.Id, 2, epoch, [.. state.Map.UpSet(pg with { Seed = 2 }).Reverse()]);
+
+        var (next, result) = state.Apply(new PgActivate(up[0], [current, deposed, current with { Seed = 9 }]));
+        Assert.Equal("100", result.Output);
+        Assert.Equal(epoch, next.Map.Epoch); // the map clients see does not change
+        Assert.True(next.Activations[pg].SameAs(current));
+        Assert.Single(next.Activations);
+        Assert.Equal("0", next.Apply(new PgActivate(up[1], [current])).Result.Output); // only the primary records
+
+        var read = next.Apply(new PgActivations([new PgRef(pool.Id, 1), new PgRef(pool.Id, 3)]));
+        Assert.Same(next, read.Next);
+        var found = Assert.Single(MonitorState.DecodeActivations(read.Result.Output!));
+        Assert.True(found.SameAs(current));
+
+        // A split PG's children start from their parent's record; a deleted pool's records go.
+        var split = Ok(next, new PoolSet("rbd", "pg_num", "8"));
+        Assert.True(split.Activations[pg with { Seed = 5 }].SameAs(current with { Seed = 5 }));
+        Assert.Equal(2, split.Activations.Count);
+        var restored = MonitorState.Restore(split.Snapshot());
+        Assert.Equal(split, restored);
+        Assert.NotEqual(split, next);
+        var gone = Ok(Ok(split, new SetOption("mon_allow_pool_delete", "true")), new PoolDelete("rbd", "rbd", true));
+        Assert.Empty(gone.Activations);
+    }
+
+    [Fact]
     public void Snapshot_restore_gives_an_equal_state()
     {
         var state = Fresh().ApplyAll(Script()).Final;

@@ -25,6 +25,24 @@ public sealed class PeeringChooseTests
     }
 
     [Fact]
+    public void The_monitors_last_active_set_decides_even_when_every_answer_predates_it()
+    {
+        // 2 kept the copy of interval 5 ([0,1,2]); 0 and 1 then went active without it (interval 8) and are gone now.
+        PeerState[] answers = [P(2, 5, [0, 1, 2], V(5, 10)), P(3, 0, [], PgVersion.Zero)];
+        Assert.Equal(PeeringVerdict.Activate, Peering.Choose(2, answers, []).Verdict); // what its own records suggest
+        var r = Peering.Choose(2, answers, [], lastActive: [0, 1]);
+        Assert.Equal(PeeringVerdict.Down, r.Verdict);
+        Assert.Equal([0, 1], r.PriorSet);
+
+        // Once a member of that interval answers, its copy is the authority, however old the others' records are.
+        r = Peering.Choose(2, [.. answers, P(0, 8, [0, 1], V(8, 3))], [], lastActive: [0, 1]);
+        Assert.Equal(PeeringVerdict.Activate, r.Verdict);
+        Assert.Equal(0, r.Authority!.Osd);
+        // A member that is still being recovered is not enough.
+        Assert.Equal(PeeringVerdict.Incomplete, Peering.Choose(2, [.. answers, P(1, 8, [0, 1], V(8, 3), complete: false)], [], lastActive: [0, 1]).Verdict);
+    }
+
+    [Fact]
     public void No_answers_but_a_down_and_in_osd_may_hold_data_waits_down()
     {
         var r = Peering.Choose(0, [], [3]);
