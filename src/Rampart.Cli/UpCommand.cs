@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
 using Rampart.Common.Net;
+using Rampart.Common.Processes;
 using Rampart.Rados.Auth;
 using Rampart.Rados.Client;
 using Rampart.Rados.Config;
@@ -37,8 +38,10 @@ internal static partial class UpCommand
             return 2;
         }
         string conf;
+        DataDirLock dirLock;
         try
         {
+            dirLock = DataDirLock.Acquire(dir, "'rampart up' on this directory");
             conf = Prepare(dir, osdCount);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or SocketException)
@@ -46,6 +49,7 @@ internal static partial class UpCommand
             Console.Error.WriteLine($"rampart up: cannot prepare {dir}: {e.Message}");
             return 1;
         }
+        using var held = dirLock;
         var parsed = RampartConf.Load(conf);
         var osdIds = parsed.Sections.Where(s => s.StartsWith("osd.", StringComparison.Ordinal)).Select(s => int.Parse(s[4..], CultureInfo.InvariantCulture)).Order().ToList();
         Directory.CreateDirectory(Path.Combine(dir, "log"));

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Rampart.Common.Processes;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rampart.Consensus;
 using Rampart.Rados.Auth;
@@ -31,6 +32,7 @@ public sealed class MonitorDaemon : IAsyncDisposable
     /// <summary>Leader only: when each OSD's last beacon arrived (Environment.TickCount64).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, long> _beacons = new();
     private MessageServer _server = null!;
+    private DataDirLock? _dataLock;
 
     private MonitorDaemon(MonitorConfig config, ILogger log)
     {
@@ -55,7 +57,8 @@ public sealed class MonitorDaemon : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(config);
         logs ??= NullLoggerFactory.Instance;
-        var daemon = new MonitorDaemon(config, logs.CreateLogger($"mon.{config.Name}"));
+        var dataLock = DataDirLock.Acquire(config.DataDirectory, $"mon.{config.Name}");
+        var daemon = new MonitorDaemon(config, logs.CreateLogger($"mon.{config.Name}")) { _dataLock = dataLock };
         var raftOptions = new RaftOptions
         {
             LocalEndPoint = MonitorConfig.RaftEndPoint(config.Address),
@@ -72,6 +75,7 @@ public sealed class MonitorDaemon : IAsyncDisposable
         catch
         {
             await daemon._server.DisposeAsync().ConfigureAwait(false);
+            dataLock.Dispose();
             throw;
         }
         daemon._raft.LeaderChanged += daemon.OnLeaderChanged;
@@ -363,6 +367,7 @@ public sealed class MonitorDaemon : IAsyncDisposable
         await _autoOut.ConfigureAwait(false);
         await _server.DisposeAsync().ConfigureAwait(false);
         await _raft.DisposeAsync().ConfigureAwait(false);
+        _dataLock?.Dispose();
         _stopping.Dispose();
     }
 }

@@ -54,6 +54,15 @@ public sealed class MonitorDaemonTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_second_monitor_on_the_same_data_directory_is_refused()
+    {
+        var conf = WriteConf(FreePortWithRaftPort(), Keyring.GenerateKey());
+        await using var first = await MonitorDaemon.StartAsync(MonitorConfig.FromConf(conf, "a"), null, CancellationToken.None);
+        var e = await Assert.ThrowsAsync<IOException>(() => MonitorDaemon.StartAsync(MonitorConfig.FromConf(conf, "a"), null, CancellationToken.None));
+        Assert.Equal($"{Path.Combine(_dir, "mon-a")} is in use by another process (is mon.a already running?)", e.Message);
+    }
+
     private static async Task SubscribeAndCreatePool(RampartConf conf, MonitorDaemon daemon)
     {
         await using var client = MonClient.FromConf(conf);
