@@ -67,7 +67,9 @@ public sealed partial class OsdDaemon : IAsyncDisposable
         try
         {
             await daemon.FirstContactAsync(cancellationToken).ConfigureAwait(false);
-            daemon._server = new MessageServer(config.Address, daemon.Lookup, daemon.HandleAsync);
+            // A replica's write only prepares its batch before it waits for the group commit: no need for a pool thread.
+            daemon._server = new MessageServer(config.Address, daemon.Lookup, daemon.HandleAsync,
+                ConnectionOptions.Default with { AnswerInline = type => type == OsdMessages.RepOp });
             daemon._server.Start();
             daemon._mon.MapReceived += map => daemon._maps.Writer.TryWrite(map);
             daemon._loops.Add(Task.Run(daemon.MapLoopAsync));
