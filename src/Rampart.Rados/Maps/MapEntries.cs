@@ -71,7 +71,7 @@ public sealed record PoolInfo(
         other is not null
         && Id == other.Id && Name == other.Name && Size == other.Size && MinSize == other.MinSize
         && PgNum == other.PgNum && CrushRule == other.CrushRule && SnapSeq == other.SnapSeq && SnapGeneration == other.SnapGeneration && CreatedEpoch == other.CreatedEpoch
-        && SplitEpoch == other.SplitEpoch         && Application == other.Application && Flags == other.Flags
+        && SplitEpoch == other.SplitEpoch && Application == other.Application && Flags == other.Flags
         && RemovedSnaps.SequenceEqual(other.RemovedSnaps);
 
     public override int GetHashCode() => HashCode.Combine(Id, Name, Size, MinSize, PgNum, CrushRule, SnapSeq, RemovedSnaps.Count);

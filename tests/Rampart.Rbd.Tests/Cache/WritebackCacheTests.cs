@@ -301,9 +301,12 @@ public sealed class WritebackCacheTests : IAsyncLifetime
             ? throw new BlockDeviceException(BlockDeviceException.ENOSPC, "no space")
             : ValueTask.CompletedTask;
         await Cache.WriteAsync(0, Pattern(4096, 9), false, CancellationToken.None);
-        await Task.Delay(20);
-        _time.Advance(TimeSpan.FromSeconds(2));
-        await Wait.UntilAsync(() => Cache.Perf.WritebackErrors >= 1, Deadline, "the write-back failed");
+        // The clock moves on until the flusher has tried: it may start waiting on it only after a first advance.
+        await Wait.UntilAsync(() =>
+        {
+            _time.Advance(TimeSpan.FromSeconds(2));
+            return Cache.Perf.WritebackErrors >= 1;
+        }, Deadline, "the write-back failed");
 
         Assert.Equal(4096, Cache.DirtyBytes);
         Assert.Equal(Pattern(4096, 9), await ReadAsync(0, 4096));
@@ -327,13 +330,17 @@ public sealed class WritebackCacheTests : IAsyncLifetime
             ? throw new IOException("osd gone")
             : ValueTask.CompletedTask;
         await Cache.WriteAsync(0, Pattern(4096, 5), false, CancellationToken.None);
-        await Task.Delay(20);
-        _time.Advance(TimeSpan.FromSeconds(2));
-        await Wait.UntilAsync(() => Cache.Perf.WritebackErrors == 1, Deadline, "the write-back failed");
+        await Wait.UntilAsync(() =>
+        {
+            _time.Advance(TimeSpan.FromSeconds(2)); // until the flusher, waiting on the clock, has tried
+            return Cache.Perf.WritebackErrors == 1;
+        }, Deadline, "the write-back failed");
 
-        _time.Advance(WritebackCache.RetryDelay);
-
-        await Wait.UntilAsync(() => Cache.DirtyBytes == 0, Deadline, "the retry written out");
+        await Wait.UntilAsync(() =>
+        {
+            _time.Advance(WritebackCache.RetryDelay);
+            return Cache.DirtyBytes == 0;
+        }, Deadline, "the retry written out");
         Assert.Equal(Pattern(4096, 5), OnDevice(0, 4096));
         var error = await Assert.ThrowsAsync<BlockDeviceException>(() => Cache.FlushAsync(CancellationToken.None).AsTask());
         Assert.Equal(BlockDeviceException.EIO, error.Errno);
