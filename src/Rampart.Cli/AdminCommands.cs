@@ -180,6 +180,13 @@ internal static class AdminCommands
             osd.Subcommands.Add(command);
         }
 
+        var lostCommon = new Common();
+        var lostId = new Argument<string>("ID") { Description = "N or osd.N" };
+        var sure = new Option<bool>("--yes-i-really-mean-it") { Description = "Confirm: what only this OSD held is gone" };
+        var lost = lostCommon.Add(new Command("lost", "Declare a down OSD gone for good: PGs stop waiting for it.") { lostId, sure });
+        lost.SetAction(lostCommon.Run((r, client, token) => Execute(client, new OsdLost(ParseOsdId(r.GetValue(lostId)!), r.GetValue(sure)), token)));
+        osd.Subcommands.Add(lost);
+
         var dfCommon = new Common();
         var df = dfCommon.Add(new Command("df", "Per OSD: weights, disk use, PGs stored, up/down."));
         df.SetAction(dfCommon.RunRados(async (r, client, token) =>

@@ -16,6 +16,7 @@ namespace Rampart.Rados.Mon;
 [JsonDerivedType(typeof(OsdMarkUp), "osd_up")]
 [JsonDerivedType(typeof(OsdOut), "osd_out")]
 [JsonDerivedType(typeof(OsdIn), "osd_in")]
+[JsonDerivedType(typeof(OsdLost), "osd_lost")]
 [JsonDerivedType(typeof(OsdReweight), "osd_reweight")]
 [JsonDerivedType(typeof(AutoOut), "auto_out")]
 [JsonDerivedType(typeof(PoolCreate), "osd_pool_create")]

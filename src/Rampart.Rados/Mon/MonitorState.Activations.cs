@@ -33,8 +33,35 @@ public sealed record PgActivate(int Osd, PgActivation[] Pgs) : MonCommand;
 /// Output: a JSON array of <see cref="PgActivation"/>.</summary>
 public sealed record PgActivations(PgRef[] Pgs) : MonCommand;
 
+/// <summary>`osd lost N --yes-i-really-mean-it`: a down OSD will never return. PGs that wait for it as a member of their
+/// last active set stop waiting for it (with no member left, they activate from the newest copy there is — what it
+/// alone held is lost). Bumps the epoch so that waiting PGs peer again.</summary>
+public sealed record OsdLost(int Id, bool YesIReallyMeanIt) : MonCommand;
+
 public sealed partial class MonitorState
 {
+    private Outcome OsdLostCmd(OsdLost c)
+    {
+        if (Map.FindOsd(c.Id) is not { } osd)
+            return Refuse("ENOENT", $"osd.{c.Id} does not exist");
+        if (osd.Up)
+            return Refuse("EBUSY", $"osd.{c.Id} is not down");
+        if (!c.YesIReallyMeanIt)
+            return Refuse("EPERM", "are you SURE?  this might mean real, permanent data loss.  pass --yes-i-really-mean-it if you really do.");
+        var next = Activations.ToBuilder();
+        int changed = 0;
+        foreach (var (pg, a) in Activations.Where(kv => kv.Value.Acting.Contains(c.Id)))
+        {
+            changed++;
+            int[] rest = [.. a.Acting.Where(o => o != c.Id)];
+            if (rest.Length == 0)
+                next.Remove(pg);
+            else
+                next[pg] = a with { Acting = rest };
+        }
+        return new Outcome(MonResult.Ok($"marked osd lost in epoch {Map.Epoch + 1} ({changed} pgs no longer wait for it)"), Map, Activations: next.ToImmutable());
+    }
+
     public ImmutableDictionary<PgId, PgActivation> Activations { get; }
 
     private Outcome PgActivateCmd(PgActivate c)

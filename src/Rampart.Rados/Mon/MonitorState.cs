@@ -51,6 +51,7 @@ public sealed partial class MonitorState : IEquatable<MonitorState>
                 OsdMarkUp c => OsdMarkUpCmd(c, next),
                 OsdOut c => OsdOutCmd(c),
                 OsdIn c => OsdInCmd(c),
+                OsdLost c => OsdLostCmd(c),
                 OsdReweight c => OsdReweightCmd(c),
                 AutoOut c => AutoOutCmd(c),
                 PoolCreate c => PoolCreateCmd(c, next),

@@ -286,7 +286,6 @@ public sealed partial class OsdDaemon : IAsyncDisposable
 
     private void ApplyMap(ClusterMap map)
     {
-        var previous = _map;
         _map = map;
         var arrived = Interlocked.Exchange(ref _mapArrived, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         arrived.TrySetResult();
@@ -307,9 +306,6 @@ public sealed partial class OsdDaemon : IAsyncDisposable
             }
         }
         var seen = new HashSet<PgId>();
-        // A PG waiting for an OSD of its last active set (down, incomplete) asks again whenever an OSD comes up:
-        // the one it waits for may be out, and then its return changes no acting set.
-        bool osdCameUp = previous is not null && map.Osds.Values.Any(o => o.Up && (previous.FindOsd(o.Id) is not { Up: true } before || before.UpFrom != o.UpFrom));
         foreach (var pool in map.Pools.Values)
         {
             foreach (var (pgId, up) in map.UpSets(map.PgsOf(pool)))
@@ -320,7 +316,9 @@ public sealed partial class OsdDaemon : IAsyncDisposable
                 if (pg.Interval is { } old && old.SameAs(interval))
                 {
                     pg.Pool = pool;
-                    if (osdCameUp && old.Primary == _config.Id && pg.State is "down" or "incomplete")
+                    // Waiting for an OSD of its last active set: ask again with every map (the one it waits for may be
+                    // out, and its return then changes no acting set; or it was declared lost).
+                    if (old.Primary == _config.Id && pg.State is "down" or "incomplete")
                         Repeer(pg, old, TimeSpan.Zero);
                     continue;
                 }

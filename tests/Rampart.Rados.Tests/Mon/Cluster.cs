@@ -73,6 +73,7 @@ internal static class Cluster
         new SnapPublish("rbd"),
         new PgActivate(0, [new PgActivation(1, 0, 3, [0, 4])]), // stale (the up set differs): recorded as refused
         new PgActivations([new PgRef(1, 0)]),
+        new OsdLost(5, true), // refused: osd.5 is up
         new OsdBeacon(1),
         new OsdMarkDown(3, "heartbeat", T0),
         new OsdOut(5),

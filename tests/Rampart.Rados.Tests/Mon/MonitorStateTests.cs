@@ -410,6 +410,17 @@ public class MonitorStateTests
         Assert.NotEqual(split, next);
         var gone = Ok(Ok(split, new SetOption("mon_allow_pool_delete", "true")), new PoolDelete("rbd", "rbd", true));
         Assert.Empty(gone.Activations);
+
+        // A member declared lost is no longer waited for; with none left the record goes.
+        Assert.Equal($"Error EBUSY: osd.{up[1]} is not down", Refused(split, new OsdLost(up[1], true)).Message);
+        var down = Ok(split, new OsdMarkDown(up[1], "test", T0));
+        Assert.StartsWith("Error EPERM: are you SURE?", Refused(down, new OsdLost(up[1], false)).Message, StringComparison.Ordinal);
+        var lost = Ok(down, new OsdLost(up[1], true));
+        Assert.Equal(down.Map.Epoch + 1, lost.Map.Epoch); // waiting PGs peer again
+        Assert.Equal(up.Where(o => o != up[1]), lost.Activations[pg].Acting);
+        foreach (int other in up.Where(o => o != up[1]))
+            lost = Ok(Ok(lost, new OsdMarkDown(other, "test", T0)), new OsdLost(other, true));
+        Assert.False(lost.Activations.ContainsKey(pg));
     }
 
     [Fact]
