@@ -40,6 +40,8 @@ public sealed record OsdLost(int Id, bool YesIReallyMeanIt) : MonCommand;
 
 public sealed partial class MonitorState
 {
+    public ImmutableDictionary<PgId, PgActivation> Activations { get; }
+
     private Outcome OsdLostCmd(OsdLost c)
     {
         if (Map.FindOsd(c.Id) is not { } osd)
@@ -61,8 +63,6 @@ public sealed partial class MonitorState
         }
         return new Outcome(MonResult.Ok($"marked osd lost in epoch {Map.Epoch + 1} ({changed} pgs no longer wait for it)"), Map, Activations: next.ToImmutable());
     }
-
-    public ImmutableDictionary<PgId, PgActivation> Activations { get; }
 
     private Outcome PgActivateCmd(PgActivate c)
     {
@@ -100,11 +100,11 @@ public sealed partial class MonitorState
         if (after.PgNum <= before.PgNum)
             return Activations;
         var next = Activations.ToBuilder();
-        uint mask = ObjectLocator.PgNumMask(before.PgNum);
         for (uint seed = before.PgNum; seed < after.PgNum; seed++)
         {
-            if (Activations.TryGetValue(new PgId(before.Id, ObjectLocator.StableMod(seed, before.PgNum, mask)), out var parent))
-                next[new PgId(before.Id, seed)] = parent with { Seed = seed };
+            var child = new PgId(before.Id, seed);
+            if (Activations.TryGetValue(ObjectLocator.Parent(child, before.PgNum), out var parent))
+                next[child] = parent with { Seed = seed };
         }
         return next.ToImmutable();
     }

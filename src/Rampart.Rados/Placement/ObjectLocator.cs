@@ -33,6 +33,20 @@ public static class ObjectLocator
         return pgNum == 1 ? 0 : (uint)((1UL << (32 - BitOperations.LeadingZeroCount(pgNum - 1))) - 1);
     }
 
+    /// <summary>The PG that <paramref name="pg"/> split from when pg_num grew beyond <paramref name="oldPgNum"/> (itself if it existed then).
+    /// Stable-mod makes it the old PG of every object the new PG holds.</summary>
+    public static PgId Parent(PgId pg, uint oldPgNum) => pg with { Seed = StableMod(pg.Seed, oldPgNum, PgNumMask(oldPgNum)) };
+
+    /// <summary>The PGs that <paramref name="parent"/> splits into when pg_num grows from <paramref name="from"/> to <paramref name="to"/>.</summary>
+    public static IEnumerable<PgId> Children(PgId parent, uint from, uint to)
+    {
+        for (uint seed = from; seed < to; seed++)
+        {
+            if (Parent(parent with { Seed = seed }, from) == parent)
+                yield return parent with { Seed = seed };
+        }
+    }
+
     /// <summary>The PG of <paramref name="objectName"/> in a pool with <paramref name="pgNum"/> PGs.</summary>
     public static PgId Locate(long poolId, string objectName, uint pgNum) =>
         new(poolId, StableMod(HashName(objectName), pgNum, PgNumMask(pgNum)));

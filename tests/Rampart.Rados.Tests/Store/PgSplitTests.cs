@@ -27,10 +27,10 @@ public sealed class PgSplitTests : IDisposable
             var parent = Home(name, from);
             var now = Home(name, to);
             if (now != parent)
-                Assert.Contains(now, ObjectStore.Children(parent, from, to));
+                Assert.Contains(now, ObjectLocator.Children(parent, from, to));
         }
         // Every new PG has exactly one parent.
-        var all = Enumerable.Range(0, (int)from).SelectMany(s => ObjectStore.Children(new PgId(Pool, (uint)s), from, to)).ToList();
+        var all = Enumerable.Range(0, (int)from).SelectMany(s => ObjectLocator.Children(new PgId(Pool, (uint)s), from, to)).ToList();
         Assert.Equal(Enumerable.Range((int)from, (int)(to - from)).Select(s => new PgId(Pool, (uint)s)), all.OrderBy(p => p.Seed));
     }
 
@@ -74,7 +74,7 @@ public sealed class PgSplitTests : IDisposable
         {
             var pg = new PgId(Pool, seed);
             Assert.All(S.ListObjects(pg, max: 1000).Names, n => Assert.Equal(pg, Home(n, 16)));
-            var parent = new PgId(Pool, ObjectLocator.StableMod(seed, 4, ObjectLocator.PgNumMask(4)));
+            var parent = ObjectLocator.Parent(pg, 4);
             Assert.Equal(S.GetPgInfo(parent), S.GetPgInfo(pg));
             Assert.Equal(S.ReadLog(parent), S.ReadLog(pg));
         }

@@ -93,17 +93,6 @@ public sealed partial class ObjectStore
         }
     }
 
-    /// <summary>The PGs that <paramref name="parent"/> splits into when pg_num grows from <paramref name="from"/> to <paramref name="to"/>.</summary>
-    public static IEnumerable<PgId> Children(PgId parent, uint from, uint to)
-    {
-        uint mask = ObjectLocator.PgNumMask(from);
-        for (uint seed = from; seed < to; seed++)
-        {
-            if (ObjectLocator.StableMod(seed, from, mask) == parent.Seed)
-                yield return parent with { Seed = seed };
-        }
-    }
-
     /// <summary>
     /// One atomic batch that moves <paramref name="parent"/>'s misplaced objects to its children and gives every child
     /// the parent's info and log (returns how many objects moved): a reader (a peer pulling an object, a scrub) sees each object whole, in one PG.
@@ -112,10 +101,9 @@ public sealed partial class ObjectStore
     {
         var batch = new StoreBatch();
         long moved = 0;
-        var children = Children(parent, from, to).ToList();
+        var children = ObjectLocator.Children(parent, from, to).ToList();
         if (children.Count == 0)
             return (batch, 0);
-        uint mask = ObjectLocator.PgNumMask(to);
         using var v = OpenView();
         foreach (var type in new[] { StoreKeys.Info, StoreKeys.Log, StoreKeys.Meta, StoreKeys.Obj })
         {
@@ -138,7 +126,7 @@ public sealed partial class ObjectStore
                 if (name != lastName)
                 {
                     lastName = name;
-                    target = parent with { Seed = ObjectLocator.StableMod(ObjectLocator.HashName(name), to, mask) };
+                    target = ObjectLocator.Locate(parent.PoolId, name, to);
                     if (target != parent && type == StoreKeys.Meta)
                         moved++;
                 }
