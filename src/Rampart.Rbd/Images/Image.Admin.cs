@@ -81,6 +81,8 @@ public sealed partial class Image
         await _client.PublishSnapsAsync(Spec.Pool, cancellationToken).ConfigureAwait(false);
         await _client.RemoveSelfManagedSnapAsync(Spec.Pool, snap.Id, cancellationToken).ConfigureAwait(false);
         await RefreshAsync(cancellationToken).ConfigureAwait(false);
+        if (_header.Parent is { Overlap: 0 } && _header.Snaps.All(s => s.ParentOverlap == 0))
+            await DetachParentAsync(cancellationToken).ConfigureAwait(false); // a flattened clone's last snapshot that read the parent
     }
 
     /// <summary>Removes every unprotected snapshot; a protected one stops the purge with the reason.</summary>
@@ -137,25 +139,46 @@ public sealed partial class Image
         await RefreshAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Copies up everything the clone still reads from its parent, then detaches it.</summary>
+    /// <summary>
+    /// Copies up everything head still reads from its parent, then detaches head from it. Snapshots of the clone keep
+    /// reading the parent where they did (as in Ceph without deep-flatten): while one does, the clone stays the parent
+    /// snapshot's child (head's overlap is set to 0), and the last one removed detaches it for good.
+    /// </summary>
     public async Task FlattenAsync(IProgress<double>? progress = null, CancellationToken cancellationToken = default)
     {
         RequireHead("flatten");
         if (_header.Parent is not { } parent || _parent is null)
             throw new RbdException("EINVAL", $"image {Spec} is not a clone");
-        if (_header.Snaps.Count > 0)
-            throw new RbdException("EBUSY", $"clone {Spec} has snapshots, which still read from its parent: remove them before flattening");
+        if (parent.Overlap == 0)
+            throw new RbdException("EINVAL", $"image {Spec} reads nothing from its parent any more (only its snapshots do)");
         long count = Extents.ObjectCount(parent.Overlap, _header.Order), done = 0;
+        // With the head's snap context: a snapshot of the clone does not see these copies and goes on reading the parent.
         await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (objectNo, token) =>
         {
             await WriteObjectAsync(new ObjectExtent(objectNo, 0, 0, 0), ObjectOp.Create(), token).ConfigureAwait(false);
             progress?.Report((double)Interlocked.Increment(ref done) / count);
         }).ConfigureAwait(false);
+        if (_header.Snaps.Any(s => s.ParentOverlap > 0))
+        {
+            await SetHeaderAsync([ImageHeader.ParentEntry(parent with { Overlap = 0 })], null, cancellationToken).ConfigureAwait(false);
+            await RefreshAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await DetachParentAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task DetachParentAsync(CancellationToken cancellationToken)
+    {
+        var parent = _header.Parent!;
         await SetHeaderAsync([], [ImageHeader.ParentKey], cancellationToken).ConfigureAwait(false);
         await Pool.UnregisterChildAsync(parent, _header.Id, cancellationToken).ConfigureAwait(false);
-        var old = _parent;
-        _parent = null;
-        await old.DisposeAsync().ConfigureAwait(false);
+        if (_parent is { } old)
+        {
+            _parent = null;
+            await old.DisposeAsync().ConfigureAwait(false);
+        }
         await RefreshAsync(cancellationToken).ConfigureAwait(false);
     }
 

@@ -200,6 +200,59 @@ public sealed class ImageTests(BlockCluster cluster)
     }
 
     [Fact]
+    public async Task Flattening_a_clone_with_snapshots_keeps_what_each_snapshot_read_from_the_parent()
+    {
+        const int size = 512 * 1024;
+        var golden = Pattern(40, size);
+        await using (var parent = await CreateAsync("gold2", size))
+        {
+            await parent.WriteAsync(0, golden, false, default);
+            await parent.CreateSnapAsync("base");
+        }
+        await _lab.OkAsync("rbd", "snap", "protect", "gold2@base");
+        await _lab.OkAsync("rbd", "clone", "gold2@base", "rbd/vol2");
+
+        var atS1 = (byte[])golden.Clone();
+        byte[] head;
+        await using (var vol = await Image.OpenAsync(_client, ImageSpec.Parse("vol2")))
+        {
+            var before = Pattern(41, 1000);
+            before.CopyTo(atS1, 70_000);
+            await vol.WriteAsync(70_000, before, false, default);
+            await vol.CreateSnapAsync("s1"); // reads object 1 from the clone, every other object from the parent
+            head = (byte[])atS1.Clone();
+            var after = Pattern(42, 3000);
+            after.CopyTo(head, 200_000);
+            await vol.WriteAsync(200_000, after, false, default);
+        }
+
+        await _lab.OkAsync("rbd", "flatten", "vol2");
+        Assert.Equal(head, await ReadAllAsync("vol2"));
+        Assert.Equal(atS1, await ReadAllAsync("vol2@s1"));
+        Assert.Contains("reads nothing from its parent", await FailAsync("rbd", "flatten", "vol2"), StringComparison.Ordinal);
+        // The snapshot still reads the parent: the parent snapshot must stay.
+        Assert.Equal("rbd/vol2\n", await _lab.OkAsync("rbd", "children", "gold2@base"));
+        Assert.Contains("Error EBUSY", await FailAsync("rbd", "snap", "unprotect", "gold2@base"), StringComparison.Ordinal);
+
+        await using (var vol = await Image.OpenAsync(_client, ImageSpec.Parse("vol2")))
+        {
+            var later = Pattern(43, 5000);
+            later.CopyTo(head, 10);
+            await vol.WriteAsync(10, later, false, default);
+        }
+        Assert.Equal(head, await ReadAllAsync("vol2"));
+        Assert.Equal(atS1, await ReadAllAsync("vol2@s1"));
+
+        await _lab.OkAsync("rbd", "snap", "rm", "vol2@s1"); // the last snapshot reading the parent: the clone detaches
+        Assert.Equal("", await _lab.OkAsync("rbd", "children", "gold2@base"));
+        await _lab.OkAsync("rbd", "snap", "unprotect", "gold2@base");
+        await _lab.OkAsync("rbd", "snap", "rm", "gold2@base");
+        await _lab.OkAsync("rbd", "rm", "gold2");
+        Assert.Equal(head, await ReadAllAsync("vol2"));
+        Assert.DoesNotContain("parent", await _lab.OkAsync("rbd", "info", "vol2"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Export_diff_chains_rebuild_the_image_exactly_and_refuse_the_wrong_base()
     {
         const int size = 1 << 20;

@@ -82,6 +82,10 @@ public sealed partial class ObjectStore : IDisposable
             .SetBlockBasedTableFactory(table)
             .SetCompression(Compression.No)
             .SetMemtablePrefixBloomSizeRatio(0.1);
+        // Overwrite old WAL files in place instead of growing new ones: a synced write into a file whose size does not
+        // change needs no inode update (this ext4 has no journal: that is one more disk write per sync), and no
+        // deleted WAL is discarded. Recovery stops at the first record of an older log, as after a torn tail.
+        db.SetRecycleLogFileNum(4);
         Native.Instance.rocksdb_options_set_memtable_whole_key_filtering(db.Handle, 1);
         // Chunk data lives in blob files: compaction then moves keys and blob references, not the data (it was most of
         // an OSD's CPU under small overwrites); garbage collection relocates what is still live from the oldest files.
