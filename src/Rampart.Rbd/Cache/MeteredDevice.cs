@@ -55,5 +55,8 @@ internal sealed class MeteredDevice(IBlockDevice device, ImagePerf perf, Func<Va
         perf.Flush(_time.GetElapsedTime(start));
     }
 
+    public ValueTask<IReadOnlyList<(long Offset, long Length)>> AllocatedAsync(long offset, long length, CancellationToken cancellationToken) =>
+        device.AllocatedAsync(offset, length, cancellationToken);
+
     public ValueTask DisposeAsync() => Interlocked.Exchange(ref _disposed, 1) == 1 ? ValueTask.CompletedTask : release();
 }

@@ -160,6 +160,17 @@ public sealed partial class WritebackCache : IBlockDevice
             Overlay(s, offset, buffer.Span);
     }
 
+    /// <summary>The image's ranges plus every cached one (dirty or not: saying data is always allowed).</summary>
+    public async ValueTask<IReadOnlyList<(long Offset, long Length)>> AllocatedAsync(long offset, long length, CancellationToken cancellationToken)
+    {
+        CheckRange(offset, length);
+        // Taken before the image is asked, as for a read: a completed write is in these segments or already on the image.
+        List<Segment> overlay;
+        lock (_lock) overlay = _map.Overlapping(offset, offset + length);
+        var image = await _device.AllocatedAsync(offset, length, cancellationToken).ConfigureAwait(false);
+        return BlockRanges.Union(image.Concat(overlay.Select(s => (s.Offset, s.Length))), offset, offset + length);
+    }
+
     private static void Overlay(Segment s, long offset, Span<byte> buffer)
     {
         long from = Math.Max(s.Offset, offset), to = Math.Min(s.End, offset + buffer.Length);

@@ -198,6 +198,20 @@ public sealed partial class Image : IBlockDevice
             .Where(e => e.Offset < limit).Select(e => (e.Offset, Math.Min(e.Length, limit - e.Offset)))];
     }
 
+    /// <summary>What the OSDs hold (and, for a clone, the parent where it still shows through), chunk by chunk: nothing is read.</summary>
+    public async ValueTask<IReadOnlyList<(long Offset, long Length)>> AllocatedAsync(long offset, long length, CancellationToken cancellationToken)
+    {
+        CheckRange(offset, length);
+        var found = new System.Collections.Concurrent.ConcurrentBag<(long, long)>();
+        await ForEachExtentAsync(offset, length, async (e, token) =>
+        {
+            long objectStart = e.ObjectNo << _header.Order;
+            foreach (var (at, bytes) in await ChangedExtentsAsync(e.ObjectNo, 0, token).ConfigureAwait(false))
+                found.Add((objectStart + at, bytes));
+        }, cancellationToken).ConfigureAwait(false);
+        return BlockRanges.Union(found, offset, offset + length);
+    }
+
     // ---- writes --------------------------------------------------------------------------------
 
     public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool fua, CancellationToken cancellationToken)

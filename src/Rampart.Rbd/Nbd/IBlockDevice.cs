@@ -24,6 +24,13 @@ public interface IBlockDevice : IAsyncDisposable
 
     /// <summary>Every write completed before this call is durable when it returns.</summary>
     ValueTask FlushAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The ranges within [<paramref name="offset"/>, +<paramref name="length"/>) that may hold data, sorted and apart;
+    /// the rest is a hole that reads as zeros. Saying data where there is none is allowed (the whole range always is),
+    /// never the reverse: a write completed before the call must be inside a returned range.
+    /// </summary>
+    ValueTask<IReadOnlyList<(long Offset, long Length)>> AllocatedAsync(long offset, long length, CancellationToken cancellationToken);
 }
 
 /// <summary>The exports a server offers, by name (`pool/image`, `pool/image@snap`).</summary>
@@ -40,4 +47,30 @@ public sealed class BlockDeviceException(int errno, string message) : IOExceptio
     public const int EPERM = 1, EIO = 5, EINVAL = 22, ENOSPC = 28;
 
     public int Errno { get; } = errno;
+}
+
+/// <summary>Sets of byte ranges as <see cref="IBlockDevice.AllocatedAsync"/> returns them.</summary>
+public static class BlockRanges
+{
+    /// <summary>The union of <paramref name="ranges"/> clipped to [<paramref name="start"/>, <paramref name="end"/>): sorted,
+    /// touching ranges joined, empty ones dropped.</summary>
+    public static IReadOnlyList<(long Offset, long Length)> Union(IEnumerable<(long Offset, long Length)> ranges, long start, long end)
+    {
+        var merged = new List<(long Offset, long Length)>();
+        foreach (var (offset, length) in ranges.OrderBy(r => r.Offset))
+        {
+            long from = Math.Max(offset, start), to = Math.Min(offset + length, end);
+            if (from >= to) continue;
+            if (merged.Count > 0 && merged[^1].Offset + merged[^1].Length >= from)
+            {
+                var last = merged[^1];
+                merged[^1] = (last.Offset, Math.Max(last.Offset + last.Length, to) - last.Offset);
+            }
+            else
+            {
+                merged.Add((from, to - from));
+            }
+        }
+        return merged;
+    }
 }

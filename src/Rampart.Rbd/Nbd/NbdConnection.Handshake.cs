@@ -61,8 +61,21 @@ internal sealed partial class NbdConnection
                         if (await InfoAsync(option.Option, data, token).ConfigureAwait(false) is { } chosen)
                             return chosen;
                         break;
+                    case NbdOption.StructuredReply:
+                        if (data.Length != 0)
+                        {
+                            await ReplyAsync(option.Option, NbdReplyType.ErrInvalid, token, Message("NBD_OPT_STRUCTURED_REPLY carries no data")).ConfigureAwait(false);
+                            break;
+                        }
+                        _structured = true;
+                        await ReplyAsync(option.Option, NbdReplyType.Ack, token).ConfigureAwait(false);
+                        break;
+                    case NbdOption.ListMetaContext:
+                    case NbdOption.SetMetaContext:
+                        await MetaContextAsync(option.Option, data, token).ConfigureAwait(false);
+                        break;
                     default:
-                        // STARTTLS, STRUCTURED_REPLY, meta contexts: simple replies without TLS are all this server speaks.
+                        // STARTTLS and anything newer: this server speaks no TLS.
                         await ReplyAsync(option.Option, NbdReplyType.ErrUnsup, token, Message($"option {(uint)option.Option} is not supported")).ConfigureAwait(false);
                         break;
                 }
@@ -107,6 +120,30 @@ internal sealed partial class NbdConnection
         foreach (var name in await _catalog.ListAsync(token).ConfigureAwait(false))
             await ReplyAsync(NbdOption.List, NbdReplyType.Server, token, NbdOptionReplies.Server(name)).ConfigureAwait(false);
         await ReplyAsync(NbdOption.List, NbdReplyType.Ack, token).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// NBD_OPT_LIST_META_CONTEXT and NBD_OPT_SET_META_CONTEXT: "base:allocation" (holes and data, for NBD_CMD_BLOCK_STATUS)
+    /// is the one context there is. SET needs structured replies first and replaces an earlier selection.
+    /// </summary>
+    private async Task MetaContextAsync(NbdOption option, byte[] data, CancellationToken token)
+    {
+        bool set = option == NbdOption.SetMetaContext;
+        if (NbdMetaContexts.TryParse(data) is not { } request)
+        {
+            await ReplyAsync(option, NbdReplyType.ErrInvalid, token, Message("malformed export name or queries")).ConfigureAwait(false);
+            return;
+        }
+        if (set && !_structured)
+        {
+            await ReplyAsync(option, NbdReplyType.ErrInvalid, token, Message("NBD_OPT_SET_META_CONTEXT needs NBD_OPT_STRUCTURED_REPLY first")).ConfigureAwait(false);
+            return;
+        }
+        bool selected = NbdMetaContexts.Selects(request.Queries, list: !set);
+        if (set) _allocationContext = selected;
+        if (selected)
+            await ReplyAsync(option, NbdReplyType.MetaContext, token, NbdMetaContexts.Reply(NbdMetaContexts.AllocationId, NbdMetaContexts.Allocation)).ConfigureAwait(false);
+        await ReplyAsync(option, NbdReplyType.Ack, token).ConfigureAwait(false);
     }
 
     /// <summary>NBD_OPT_INFO and NBD_OPT_GO: describe the export; GO also returns it opened for transmission.</summary>

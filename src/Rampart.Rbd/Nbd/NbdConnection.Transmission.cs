@@ -12,6 +12,12 @@ internal sealed partial class NbdConnection
 
     private const string Disconnected = "client sent NBD_CMD_DISC";
 
+    /// <summary>Room before a READ's data for either reply's header (simple, or structured OFFSET_DATA), so both leave in one write.</summary>
+    private const int ReplyRoom = NbdChunks.OffsetDataPrefix;
+
+    /// <summary>A BLOCK_STATUS answer covers at most this much (the client asks again for the rest): 64 objects of 4 MiB.</summary>
+    private const long MaxStatusLength = 256L << 20;
+
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly byte[] _replyHeader = new byte[NbdSimpleReply.Size];
 
@@ -57,7 +63,7 @@ internal sealed partial class NbdConnection
             _counters.Request(request.Command);
             if (request.Command == NbdCommand.Disc) return Disconnected;
 
-            uint error = NbdRequestCheck.Validate(request, device.Size, device.ReadOnly);
+            uint error = NbdRequestCheck.Validate(request, device.Size, device.ReadOnly, _allocationContext);
             if (error != 0)
             {
                 // The payload of a refused WRITE is still on the wire: drop it to stay in step, or give up on an absurd one.
@@ -72,19 +78,19 @@ internal sealed partial class NbdConnection
                 }
                 NbdLog.Refused(_logger, _remote, name, request.Command, request.Offset, request.Length, error);
                 _counters.Error(error);
-                await SendReplyAsync(new NbdSimpleReply(error, request.Handle), null, 0, token).ConfigureAwait(false);
+                await SendReplyAsync(request, error, null, 0, null, token).ConfigureAwait(false);
                 continue;
             }
 
             int payload = request.Command is NbdCommand.Read or NbdCommand.Write ? (int)request.Length : 0;
             await inFlight.EnterAsync(payload, token).ConfigureAwait(false);
             // READ data goes after room for the reply header, so header and data leave in one write.
-            byte[]? buffer = payload == 0 ? null : ArrayPool<byte>.Shared.Rent(NbdSimpleReply.Size + payload);
+            byte[]? buffer = payload == 0 ? null : ArrayPool<byte>.Shared.Rent(ReplyRoom + payload);
             bool started = false;
             try
             {
                 if (request.Command == NbdCommand.Write
-                    && !await ReadExactlyAsync(buffer.AsMemory(NbdSimpleReply.Size, payload), token).ConfigureAwait(false))
+                    && !await ReadExactlyAsync(buffer.AsMemory(ReplyRoom, payload), token).ConfigureAwait(false))
                     return "client closed the connection";
                 _ = ExecuteAsync(name, device, request, buffer, payload, inFlight, abort);
                 started = true;
@@ -112,9 +118,13 @@ internal sealed partial class NbdConnection
             // ~32k reads/s and ~36k writes/s warm (qemu-nbd on tmpfs: ~29k and ~31k).
             await Task.Yield();
             uint error = 0;
+            byte[]? status = null;
             try
             {
-                await RunOnDeviceAsync(device, request, buffer, payload, token).ConfigureAwait(false);
+                if (request.Command == NbdCommand.BlockStatus)
+                    status = await BlockStatusAsync(device, request, token).ConfigureAwait(false);
+                else
+                    await RunOnDeviceAsync(device, request, buffer, payload, token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
@@ -131,8 +141,7 @@ internal sealed partial class NbdConnection
                 DeviceFailed(e, name, request, error);
             }
             if (error != 0) _counters.Error(error);
-            bool withData = error == 0 && request.Command == NbdCommand.Read;
-            await SendReplyAsync(new NbdSimpleReply(error, request.Handle), withData ? buffer : null, payload, token).ConfigureAwait(false);
+            await SendReplyAsync(request, error, buffer, payload, status, token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
         {
@@ -153,10 +162,10 @@ internal sealed partial class NbdConnection
         switch (request.Command)
         {
             case NbdCommand.Read:
-                await device.ReadAsync(offset, buffer.AsMemory(NbdSimpleReply.Size, payload), token).ConfigureAwait(false);
+                await device.ReadAsync(offset, buffer.AsMemory(ReplyRoom, payload), token).ConfigureAwait(false);
                 break;
             case NbdCommand.Write:
-                await device.WriteAsync(offset, buffer.AsMemory(NbdSimpleReply.Size, payload), fua, token).ConfigureAwait(false);
+                await device.WriteAsync(offset, buffer.AsMemory(ReplyRoom, payload), fua, token).ConfigureAwait(false);
                 break;
             case NbdCommand.Flush:
                 await device.FlushAsync(token).ConfigureAwait(false);
@@ -183,17 +192,50 @@ internal sealed partial class NbdConnection
             NbdLog.DeviceFailedAgain(_logger, _remote, name, request.Command, request.Offset, request.Length, errno, e.Message);
     }
 
-    /// <summary>
-    /// A simple reply; with <paramref name="readBuffer"/>, the READ data that sits in it after the header's room,
-    /// so header and data leave in one write.
-    /// </summary>
-    private async ValueTask SendReplyAsync(NbdSimpleReply reply, byte[]? readBuffer, int dataLength, CancellationToken token)
+    /// <summary>The "base:allocation" extents from the request's offset (one with NBD_CMD_FLAG_REQ_ONE), as a whole reply.</summary>
+    private static async Task<byte[]> BlockStatusAsync(IBlockDevice device, NbdRequest request, CancellationToken token)
     {
+        long offset = (long)request.Offset, length = Math.Min(request.Length, MaxStatusLength);
+        var data = await device.AllocatedAsync(offset, length, token).ConfigureAwait(false);
+        var extents = NbdMetaContexts.Describe(offset, length, data, request.Flags.HasFlag(NbdCommandFlags.ReqOne));
+        return NbdChunks.BlockStatus(request.Handle, NbdMetaContexts.AllocationId, extents);
+    }
+
+    /// <summary>
+    /// The reply to <paramref name="request"/>: an error, <paramref name="status"/> (a BLOCK_STATUS chunk), or success —
+    /// with a READ's data, which sits in <paramref name="buffer"/> after <see cref="ReplyRoom"/> bytes, so header and data
+    /// leave in one write. With structured replies READ and BLOCK_STATUS are answered with chunks, the rest simply.
+    /// </summary>
+    private async ValueTask SendReplyAsync(NbdRequest request, uint error, byte[]? buffer, int dataLength, byte[]? status, CancellationToken token)
+    {
+        bool chunked = _structured && request.Command is NbdCommand.Read or NbdCommand.BlockStatus;
         await _writeLock.WaitAsync(token).ConfigureAwait(false);
         try
         {
-            var message = readBuffer is null ? _replyHeader.AsMemory() : readBuffer.AsMemory(0, NbdSimpleReply.Size + dataLength);
-            reply.TryFormat(message.Span, out _);
+            ReadOnlyMemory<byte> message;
+            if (error != 0 && chunked)
+            {
+                message = NbdChunks.Error(request.Handle, error);
+            }
+            else if (error == 0 && status is not null)
+            {
+                message = status;
+            }
+            else if (error == 0 && request.Command == NbdCommand.Read && chunked)
+            {
+                NbdChunks.FormatOffsetData(buffer, request.Handle, request.Offset, dataLength);
+                message = buffer.AsMemory(0, ReplyRoom + dataLength);
+            }
+            else if (error == 0 && request.Command == NbdCommand.Read)
+            {
+                new NbdSimpleReply(0, request.Handle).TryFormat(buffer.AsSpan(ReplyRoom - NbdSimpleReply.Size), out _);
+                message = buffer.AsMemory(ReplyRoom - NbdSimpleReply.Size, NbdSimpleReply.Size + dataLength);
+            }
+            else
+            {
+                new NbdSimpleReply(error, request.Handle).TryFormat(_replyHeader, out _);
+                message = _replyHeader;
+            }
             await _stream.WriteAsync(message, token).ConfigureAwait(false);
         }
         finally

@@ -22,6 +22,12 @@ internal sealed partial class NbdConnection
     private readonly string _remote;
     private static long _unixPeers;
 
+    /// <summary>The client asked for structured replies: READ and BLOCK_STATUS are answered with chunks.</summary>
+    private bool _structured;
+
+    /// <summary>The client selected "base:allocation": BLOCK_STATUS is allowed.</summary>
+    private bool _allocationContext;
+
     private readonly WarningGate _malformedWarnings;
     private readonly WarningGate _deviceWarnings;
 

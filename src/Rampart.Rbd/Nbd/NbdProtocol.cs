@@ -21,6 +21,7 @@ internal static class NbdMagic
     public const ulong OptionReply = 0x0003e889045565a9;
     public const uint Request = 0x25609513;
     public const uint SimpleReply = 0x67446698;
+    public const uint StructuredReply = 0x668e33ef;
 }
 
 internal static class NbdLimits
@@ -91,6 +92,8 @@ internal enum NbdOption : uint
     Info = 6,
     Go = 7,
     StructuredReply = 8,
+    ListMetaContext = 9,
+    SetMetaContext = 10,
 }
 
 internal enum NbdReplyType : uint
@@ -98,6 +101,7 @@ internal enum NbdReplyType : uint
     Ack = 1,
     Server = 2,
     Info = 3,
+    MetaContext = 4,
     ErrUnsup = 0x80000001,
     ErrPolicy = 0x80000002,
     ErrInvalid = 0x80000003,
@@ -419,20 +423,186 @@ internal readonly record struct NbdSimpleReply(uint Error, ulong Handle)
     }
 }
 
+/// <summary>Chunk types of structured replies ("Structured reply types").</summary>
+internal enum NbdChunkType : ushort
+{
+    None = 0,
+    OffsetData = 1,
+    BlockStatus = 5,
+    Error = (1 << 15) + 1,
+}
+
+/// <summary>
+/// S: reply magic, 16-bit flags (NBD_REPLY_FLAG_DONE on the last chunk), 16-bit chunk type, 64-bit handle, 32-bit
+/// payload length; the payload follows ("Structured reply chunk message").
+/// </summary>
+internal readonly record struct NbdChunkHeader(bool Done, NbdChunkType Type, ulong Handle, uint Length)
+{
+    public const int Size = 20;
+
+    public bool TryFormat(Span<byte> destination, out int written)
+    {
+        written = 0;
+        if (destination.Length < Size) return false;
+        BinaryPrimitives.WriteUInt32BigEndian(destination, NbdMagic.StructuredReply);
+        BinaryPrimitives.WriteUInt16BigEndian(destination[4..], (ushort)(Done ? 1 : 0));
+        BinaryPrimitives.WriteUInt16BigEndian(destination[6..], (ushort)Type);
+        BinaryPrimitives.WriteUInt64BigEndian(destination[8..], Handle);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[16..], Length);
+        written = Size;
+        return true;
+    }
+
+    public static NbdMalformed TryParse(ReadOnlySpan<byte> source, out NbdChunkHeader header)
+    {
+        header = default;
+        if (source.Length < Size) return NbdMalformed.Truncated;
+        if (BinaryPrimitives.ReadUInt32BigEndian(source) != NbdMagic.StructuredReply) return NbdMalformed.BadMagic;
+        header = new NbdChunkHeader((BinaryPrimitives.ReadUInt16BigEndian(source[4..]) & 1) != 0, (NbdChunkType)BinaryPrimitives.ReadUInt16BigEndian(source[6..]),
+            BinaryPrimitives.ReadUInt64BigEndian(source[8..]), BinaryPrimitives.ReadUInt32BigEndian(source[16..]));
+        return NbdMalformed.None;
+    }
+}
+
+/// <summary>Whole structured replies the server sends (each a single chunk with NBD_REPLY_FLAG_DONE).</summary>
+internal static class NbdChunks
+{
+    /// <summary>Bytes before a READ's data in an NBD_REPLY_TYPE_OFFSET_DATA chunk: the header and the 64-bit offset.</summary>
+    public const int OffsetDataPrefix = NbdChunkHeader.Size + 8;
+
+    /// <summary>Formats the header and offset of an OFFSET_DATA chunk into the <see cref="OffsetDataPrefix"/> bytes before its data.</summary>
+    public static void FormatOffsetData(Span<byte> prefix, ulong handle, ulong offset, int dataLength)
+    {
+        new NbdChunkHeader(true, NbdChunkType.OffsetData, handle, (uint)(8 + dataLength)).TryFormat(prefix, out _);
+        BinaryPrimitives.WriteUInt64BigEndian(prefix[NbdChunkHeader.Size..], offset);
+    }
+
+    /// <summary>NBD_REPLY_TYPE_ERROR: 32-bit error, 16-bit message length (no message).</summary>
+    public static byte[] Error(ulong handle, uint error)
+    {
+        var bytes = new byte[NbdChunkHeader.Size + 6];
+        new NbdChunkHeader(true, NbdChunkType.Error, handle, 6).TryFormat(bytes, out _);
+        BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(NbdChunkHeader.Size), error);
+        return bytes;
+    }
+
+    /// <summary>NBD_REPLY_TYPE_BLOCK_STATUS: 32-bit context id, then (32-bit length, 32-bit flags) per extent.</summary>
+    public static byte[] BlockStatus(ulong handle, uint contextId, IReadOnlyList<(uint Length, NbdBlockState State)> extents)
+    {
+        var bytes = new byte[NbdChunkHeader.Size + 4 + 8 * extents.Count];
+        new NbdChunkHeader(true, NbdChunkType.BlockStatus, handle, (uint)(bytes.Length - NbdChunkHeader.Size)).TryFormat(bytes, out _);
+        var payload = bytes.AsSpan(NbdChunkHeader.Size);
+        BinaryPrimitives.WriteUInt32BigEndian(payload, contextId);
+        for (int i = 0; i < extents.Count; i++)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(payload[(4 + 8 * i)..], extents[i].Length);
+            BinaryPrimitives.WriteUInt32BigEndian(payload[(8 + 8 * i)..], (uint)extents[i].State);
+        }
+        return bytes;
+    }
+}
+
+/// <summary>Flags of a "base:allocation" extent ("Metadata contexts"): a hole reads as zeros.</summary>
+[Flags]
+internal enum NbdBlockState : uint
+{
+    Data = 0,
+    Hole = 1,
+    Zero = 2,
+}
+
+/// <summary>The one metadata context this server offers.</summary>
+internal static class NbdMetaContexts
+{
+    public const string Allocation = "base:allocation";
+    public const uint AllocationId = 1;
+
+    /// <summary>
+    /// Whether a LIST or SET query names "base:allocation": exactly, or — LIST only — by the namespace ("base:"); a LIST
+    /// with no query at all asks for every context.
+    /// </summary>
+    public static bool Selects(IReadOnlyList<string> queries, bool list) =>
+        (list && queries.Count == 0) || queries.Any(q => q == Allocation || (list && q == "base:"));
+
+    /// <summary>The data of NBD_OPT_LIST/SET_META_CONTEXT: 32-bit export name length, name, 32-bit query count, then
+    /// each query as 32-bit length and string. Null when the lengths disagree with the data.</summary>
+    public static (string Export, IReadOnlyList<string> Queries)? TryParse(ReadOnlySpan<byte> data)
+    {
+        if (data.Length < 4) return null;
+        uint nameLength = BinaryPrimitives.ReadUInt32BigEndian(data);
+        if (nameLength > NbdLimits.MaxString || nameLength > data.Length - 8) return null;
+        var name = NbdStrings.TryDecode(data.Slice(4, (int)nameLength));
+        if (name is null) return null;
+        var rest = data[(4 + (int)nameLength)..];
+        uint count = BinaryPrimitives.ReadUInt32BigEndian(rest);
+        rest = rest[4..];
+        var queries = new List<string>();
+        for (uint i = 0; i < count; i++)
+        {
+            if (rest.Length < 4) return null;
+            uint length = BinaryPrimitives.ReadUInt32BigEndian(rest);
+            if (length > rest.Length - 4) return null;
+            var query = NbdStrings.TryDecode(rest.Slice(4, (int)length));
+            if (query is null) return null;
+            queries.Add(query);
+            rest = rest[(4 + (int)length)..];
+        }
+        return rest.Length == 0 ? (name, queries) : null;
+    }
+
+    /// <summary>
+    /// The descriptors of [<paramref name="offset"/>, +<paramref name="length"/>): alternating data and holes (which read
+    /// as zeros) from <paramref name="data"/>, the device's sorted data ranges; only the first with <paramref name="one"/>.
+    /// </summary>
+    public static IReadOnlyList<(uint Length, NbdBlockState State)> Describe(long offset, long length, IReadOnlyList<(long Offset, long Length)> data, bool one)
+    {
+        var extents = new List<(uint, NbdBlockState)>();
+        long position = offset, end = offset + length;
+        foreach (var (at, bytes) in data)
+        {
+            long from = Math.Max(at, position), to = Math.Min(at + bytes, end);
+            if (from >= to) continue;
+            if (from > position) extents.Add(((uint)(from - position), NbdBlockState.Hole | NbdBlockState.Zero));
+            extents.Add(((uint)(to - from), NbdBlockState.Data));
+            position = to;
+        }
+        if (position < end) extents.Add(((uint)(end - position), NbdBlockState.Hole | NbdBlockState.Zero));
+        return one ? extents.Take(1).ToList() : extents;
+    }
+
+    /// <summary>NBD_REP_META_CONTEXT: 32-bit context id, name.</summary>
+    public static byte[] Reply(uint id, string name)
+    {
+        var bytes = new byte[4 + Encoding.UTF8.GetByteCount(name)];
+        BinaryPrimitives.WriteUInt32BigEndian(bytes, id);
+        Encoding.UTF8.GetBytes(name, bytes.AsSpan(4));
+        return bytes;
+    }
+}
+
 /// <summary>
 /// What the server answers a request with before touching the device: 0 when the request may proceed, else the
 /// errno of its simple reply ("Error values", "Request types").
 /// </summary>
 internal static class NbdRequestCheck
 {
-    public static uint Validate(in NbdRequest request, long deviceSize, bool readOnly)
+    /// <param name="blockStatus">Whether the client selected a metadata context (NBD_CMD_BLOCK_STATUS needs one).</param>
+    public static uint Validate(in NbdRequest request, long deviceSize, bool readOnly, bool blockStatus = false)
     {
-        var allowedFlags = request.Command == NbdCommand.WriteZeroes ? NbdCommandFlags.Fua | NbdCommandFlags.NoHole : NbdCommandFlags.Fua;
+        var allowedFlags = request.Command switch
+        {
+            NbdCommand.WriteZeroes => NbdCommandFlags.Fua | NbdCommandFlags.NoHole,
+            NbdCommand.BlockStatus => NbdCommandFlags.ReqOne,
+            _ => NbdCommandFlags.Fua,
+        };
         if ((request.Flags & ~allowedFlags) != 0) return NbdErrno.EINVAL;
         switch (request.Command)
         {
             case NbdCommand.Flush:
                 return 0;
+            case NbdCommand.BlockStatus:
+                if (!blockStatus || request.Length == 0) return NbdErrno.EINVAL;
+                break;
             case NbdCommand.Read:
             case NbdCommand.Write:
                 if (request.Length == 0 || request.Length > NbdLimits.MaxPayload) return NbdErrno.EINVAL;
@@ -445,7 +615,7 @@ internal static class NbdRequestCheck
             default:
                 return NbdErrno.EINVAL;
         }
-        bool writes = request.Command != NbdCommand.Read;
+        bool writes = request.Command is not (NbdCommand.Read or NbdCommand.BlockStatus);
         if (writes && readOnly) return NbdErrno.EPERM;
         if (request.Offset > (ulong)deviceSize || request.Length > (ulong)deviceSize - request.Offset)
             // The spec asks for ENOSPC on writes past the end; reads and trims of a range that does not exist are invalid.

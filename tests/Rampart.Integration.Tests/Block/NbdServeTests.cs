@@ -40,6 +40,19 @@ public sealed class NbdServeTests : IAsyncLifetime
         await using (var image = await Image.OpenAsync(client, ImageSpec.Parse("disk")))
             Assert.InRange(await image.UsedBytesAsync(), 4L << 20, 16L << 20);
 
+        // Block status (structured replies, "base:allocation"): the written ranges are data, most of the rest holes.
+        var map = (await _nbd.Tools.OkAsync("nbdinfo", "--map", Uri("rbd/disk")))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Select(f => (Offset: long.Parse(f[0], CultureInfo.InvariantCulture), Length: long.Parse(f[1], CultureInfo.InvariantCulture), Type: int.Parse(f[2], CultureInfo.InvariantCulture)))
+            .ToList();
+        Assert.Equal(64L << 20, map.Sum(e => e.Length));
+        var data = map.Where(e => e.Type == 0).ToList();
+        foreach (var (offset, length) in new[] { (1L << 20, 3L << 20), (40L << 20, 64L << 10), (63L << 20, 1L << 20) })
+            Assert.True(data.Any(e => e.Offset <= offset && offset + length <= e.Offset + e.Length), $"{offset}+{length} is data in {string.Join(", ", map)}");
+        Assert.InRange(data.Sum(e => e.Length), 4L << 20, 16L << 20);
+        Assert.All(map.Where(e => e.Type != 0), e => Assert.Equal(3, e.Type)); // holes read as zeros
+
         await _nbd.Lab.OkAsync("rbd", "snap", "create", "disk@golden");
         await _nbd.Tools.OkAsync("qemu-io", "-f", "raw", "-c", "write -P 0x11 0 1M", Uri("rbd/disk"));
         var (exit, _, error) = await _nbd.Tools.RunAsync("qemu-io", "-f", "raw", "-c", "write -P 0x22 0 4k", Uri("rbd/disk@golden"));

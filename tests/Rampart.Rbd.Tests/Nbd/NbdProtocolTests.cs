@@ -201,13 +201,77 @@ public sealed class NbdProtocolTests
     [InlineData(nameof(NbdCommand.Flush), 0, 0, 0, false, 0u)]
     [InlineData(nameof(NbdCommand.Flush), 0, 0, 0, true, 0u)]
     [InlineData(nameof(NbdCommand.Cache), 0, 0, 4096, false, NbdErrno.EINVAL)]            // not offered
-    [InlineData(nameof(NbdCommand.BlockStatus), 0, 0, 4096, false, NbdErrno.EINVAL)]
+    [InlineData(nameof(NbdCommand.BlockStatus), 0, 0, 4096, false, NbdErrno.EINVAL)]      // no metadata context selected
     [InlineData("99", 0, 0, 4096, false, NbdErrno.EINVAL)]
     public void Validate_AnswersPerSpec(string command, ushort flags, ulong offset, uint length, bool readOnly, uint expected)
     {
         var request = new NbdRequest((NbdCommandFlags)flags, Enum.Parse<NbdCommand>(command), 7, offset, length);
         Assert.Equal(expected, NbdRequestCheck.Validate(request, Size, readOnly));
     }
+
+    [Theory]
+    [InlineData(0, 0, Size, false, 0u)]
+    [InlineData(8, 0, 4096, true, 0u)]                     // REQ_ONE, and a read-only export may be asked
+    [InlineData(1, 0, 4096, false, NbdErrno.EINVAL)]       // FUA does not belong to BLOCK_STATUS
+    [InlineData(0, 0, 0, false, NbdErrno.EINVAL)]
+    [InlineData(0, 4096, Size, false, NbdErrno.EINVAL)]    // past the end
+    public void Validate_BlockStatus_WithTheAllocationContext(ushort flags, ulong offset, uint length, bool readOnly, uint expected)
+    {
+        var request = new NbdRequest((NbdCommandFlags)flags, NbdCommand.BlockStatus, 7, offset, length);
+        Assert.Equal(expected, NbdRequestCheck.Validate(request, Size, readOnly, blockStatus: true));
+    }
+
+    [Fact]
+    public void ChunkHeader_GoldenBytes_RoundTrip()
+    {
+        var header = new NbdChunkHeader(true, NbdChunkType.OffsetData, 0x0102030405060708, 4104);
+        var bytes = new byte[NbdChunkHeader.Size];
+        Assert.True(header.TryFormat(bytes, out _));
+        Assert.Equal("668e33ef" + "0001" + "0001" + "0102030405060708" + "00001008", Convert.ToHexStringLower(bytes));
+        Assert.Equal(NbdMalformed.None, NbdChunkHeader.TryParse(bytes, out var parsed));
+        Assert.Equal(header, parsed);
+        Assert.Equal("668e33ef" + "0001" + "8001" + "0000000000000009" + "00000006" + "00000005" + "0000", Convert.ToHexStringLower(NbdChunks.Error(9, NbdErrno.EIO)));
+        Assert.Equal("668e33ef" + "0001" + "0005" + "0000000000000002" + "00000014" + "00000001" + "00001000" + "00000000" + "00002000" + "00000003",
+            Convert.ToHexStringLower(NbdChunks.BlockStatus(2, 1, [(4096, NbdBlockState.Data), (8192, NbdBlockState.Hole | NbdBlockState.Zero)])));
+    }
+
+    [Fact]
+    public void Describe_AlternatesDataAndHoles_ClippedToTheRequest()
+    {
+        const NbdBlockState hole = NbdBlockState.Hole | NbdBlockState.Zero;
+        Assert.Equal([(100u, hole)], NbdMetaContexts.Describe(1000, 100, [], one: false));
+        Assert.Equal([(24u, hole), (50u, NbdBlockState.Data), (26u, hole)], NbdMetaContexts.Describe(1000, 100, [(1024, 50)], one: false));
+        Assert.Equal([(30u, NbdBlockState.Data), (70u, hole)], NbdMetaContexts.Describe(1000, 100, [(900, 130), (2000, 10)], one: false));
+        Assert.Equal([(24u, hole)], NbdMetaContexts.Describe(1000, 100, [(1024, 50)], one: true));
+    }
+
+    [Theory]
+    [InlineData("00000003" + "6162" + "63" + "00000000", "abc", "")]
+    [InlineData("00000000" + "00000002" + "0000000f" + "626173653a616c6c6f636174696f6e" + "00000005" + "626173653a", "", "base:allocation|base:")]
+    public void MetaContextRequest_Parses(string hex, string export, string queries)
+    {
+        var parsed = NbdMetaContexts.TryParse(Convert.FromHexString(hex));
+        Assert.NotNull(parsed);
+        Assert.Equal(export, parsed.Value.Export);
+        Assert.Equal(queries, string.Join('|', parsed.Value.Queries));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("00000003" + "6162")]                                   // name cut
+    [InlineData("00000000" + "00000001")]                               // a query announced, none there
+    [InlineData("00000000" + "00000001" + "00000005" + "6261")]         // query cut
+    [InlineData("00000000" + "00000000" + "ff")]                        // bytes left over
+    public void MetaContextRequest_Malformed_IsNull(string hex) => Assert.Null(NbdMetaContexts.TryParse(Convert.FromHexString(hex)));
+
+    [Theory]
+    [InlineData(true, "", true)]
+    [InlineData(true, "base:", true)]
+    [InlineData(false, "base:", false)]
+    [InlineData(false, "base:allocation", true)]
+    [InlineData(false, "qemu:dirty-bitmap:a", false)]
+    public void MetaContext_Selection(bool list, string query, bool selected) =>
+        Assert.Equal(selected, NbdMetaContexts.Selects(query.Length == 0 ? [] : [query], list));
 
     [Theory]
     [InlineData(1, 1u)]

@@ -118,7 +118,6 @@ public sealed class NbdServerTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData(8u)]          // NBD_OPT_STRUCTURED_REPLY: simple replies only
     [InlineData(5u)]          // NBD_OPT_STARTTLS
     [InlineData(4u)]          // the withdrawn NBD_OPT_PEEK_EXPORT
     [InlineData(0xdeadbeefu)]
@@ -131,6 +130,93 @@ public sealed class NbdServerTests : IAsyncLifetime
         Assert.Equal(option, header.Option);
         Assert.Equal(NbdReplyType.ErrUnsup, header.Type);
         await client.GoAsync("rbd/disk");
+    }
+
+    [Fact]
+    public async Task StructuredReplies_ReadsComeAsOffsetDataChunks_AndBlockStatusMapsDataAndHoles()
+    {
+        _disk.Fill(Pattern(10_000, 3), 100_000);
+        _disk.Fill(Pattern(4096, 4), 1 << 20);
+        await using var client = await NbdTestClient.ConnectAsync(_host.EndPoint);
+
+        // Before structured replies: SET is refused, LIST answers anyway; data on STRUCTURED_REPLY is invalid.
+        await client.SendOptionAsync(NbdOption.SetMetaContext, MetaContextRequest("rbd/disk", "base:allocation"));
+        Assert.Equal(NbdReplyType.ErrInvalid, (await client.ReadOptionReplyAsync()).Header.Type);
+        await client.SendOptionAsync(NbdOption.ListMetaContext, MetaContextRequest("rbd/disk"));
+        var listed = await client.ReadOptionRepliesAsync();
+        Assert.Equal([NbdReplyType.MetaContext, NbdReplyType.Ack], listed.Select(r => r.Header.Type));
+        Assert.Equal("base:allocation", NbdTestClient.Text(listed[0].Data[4..]));
+        await client.SendOptionAsync(NbdOption.StructuredReply, [1]);
+        Assert.Equal(NbdReplyType.ErrInvalid, (await client.ReadOptionReplyAsync()).Header.Type);
+
+        await client.SendOptionAsync(NbdOption.StructuredReply);
+        Assert.Equal(NbdReplyType.Ack, (await client.ReadOptionReplyAsync()).Header.Type);
+        await client.SendOptionAsync(NbdOption.SetMetaContext, MetaContextRequest("rbd/disk", "qemu:dirty-bitmap:x", "base:allocation"));
+        var set = await client.ReadOptionRepliesAsync();
+        Assert.Equal([NbdReplyType.MetaContext, NbdReplyType.Ack], set.Select(r => r.Header.Type));
+        uint contextId = BinaryPrimitives.ReadUInt32BigEndian(set[0].Data);
+        await client.GoAsync("rbd/disk");
+
+        await client.SendRequestAsync(NbdCommand.Read, 7, 100_000, 10_000);
+        var (read, data) = await ReadChunkAsync(client);
+        Assert.Equal(new NbdChunkHeader(true, NbdChunkType.OffsetData, 7, 8 + 10_000), read);
+        Assert.Equal(100_000UL, BinaryPrimitives.ReadUInt64BigEndian(data));
+        Assert.Equal(Pattern(10_000, 3), data[8..]);
+
+        await client.SendRequestAsync(NbdCommand.BlockStatus, 8, 0, 2 << 20);
+        var (status, payload) = await ReadChunkAsync(client);
+        Assert.Equal((true, NbdChunkType.BlockStatus, 8UL), (status.Done, status.Type, status.Handle));
+        Assert.Equal(contextId, BinaryPrimitives.ReadUInt32BigEndian(payload));
+        var extents = Enumerable.Range(0, (payload.Length - 4) / 8)
+            .Select(i => (BinaryPrimitives.ReadUInt32BigEndian(payload.AsSpan(4 + 8 * i)), BinaryPrimitives.ReadUInt32BigEndian(payload.AsSpan(8 + 8 * i))))
+            .ToArray();
+        // Pages 98304..110592 hold the pattern, then a hole up to 1 MiB, one page of data, the rest a hole.
+        Assert.Equal([(98_304u, 3u), (12_288u, 0u), ((1u << 20) - 110_592, 3u), (4096u, 0u), ((1u << 20) - 4096, 3u)], extents);
+
+        await client.SendRequestAsync(NbdCommand.BlockStatus, 9, 1 << 20, 1 << 20, NbdCommandFlags.ReqOne);
+        var (_, one) = await ReadChunkAsync(client);
+        Assert.Equal(12, one.Length);
+        Assert.Equal((4096u, 0u), (BinaryPrimitives.ReadUInt32BigEndian(one.AsSpan(4)), BinaryPrimitives.ReadUInt32BigEndian(one.AsSpan(8))));
+
+        // Errors of READ come as error chunks; other commands keep simple replies.
+        await client.SendRequestAsync(NbdCommand.Read, 10, Size, 512);
+        var (error, errno) = await ReadChunkAsync(client);
+        Assert.Equal((true, NbdChunkType.Error, 10UL), (error.Done, error.Type, error.Handle));
+        Assert.Equal(NbdErrno.EINVAL, BinaryPrimitives.ReadUInt32BigEndian(errno));
+        Assert.Equal(0u, await client.WriteAsync(0, Pattern(512, 5)));
+    }
+
+    [Fact]
+    public async Task BlockStatus_WithoutAMetaContext_IsEinval()
+    {
+        var (client, _, _) = await NbdTestClient.OpenAsync(_host.EndPoint, "rbd/disk");
+        await using (client)
+        {
+            Assert.Equal(NbdErrno.EINVAL, await client.CommandAsync(NbdCommand.BlockStatus, 0, 4096));
+            await AssertUsableAsync(client);
+        }
+    }
+
+    private static byte[] MetaContextRequest(string export, params string[] queries)
+    {
+        var bytes = new List<byte>();
+        void U32(int v) { var b = new byte[4]; BinaryPrimitives.WriteInt32BigEndian(b, v); bytes.AddRange(b); }
+        var name = System.Text.Encoding.UTF8.GetBytes(export);
+        U32(name.Length);
+        bytes.AddRange(name);
+        U32(queries.Length);
+        foreach (var q in queries.Select(q => System.Text.Encoding.UTF8.GetBytes(q)))
+        {
+            U32(q.Length);
+            bytes.AddRange(q);
+        }
+        return [.. bytes];
+    }
+
+    private static async Task<(NbdChunkHeader Header, byte[] Payload)> ReadChunkAsync(NbdTestClient client)
+    {
+        Assert.Equal(NbdMalformed.None, NbdChunkHeader.TryParse(await client.ReadBytesAsync(NbdChunkHeader.Size), out var header));
+        return (header, await client.ReadBytesAsync((int)header.Length));
     }
 
     [Fact]

@@ -92,7 +92,7 @@ internal sealed class NbdTestClient : IAsyncDisposable
         {
             var reply = await ReadOptionReplyAsync();
             replies.Add(reply);
-            if (reply.Header.Type is not (NbdReplyType.Server or NbdReplyType.Info)) return replies;
+            if (reply.Header.Type is not (NbdReplyType.Server or NbdReplyType.Info or NbdReplyType.MetaContext)) return replies;
         }
     }
 

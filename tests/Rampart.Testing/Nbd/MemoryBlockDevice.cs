@@ -74,6 +74,21 @@ public sealed class MemoryBlockDevice(long size, bool readOnly = false) : IBlock
         lock (_lock) _data.AsSpan((int)offset, (int)length).Clear();
     }
 
+    /// <summary>Data is every 4 KiB page with a byte that is not zero (what a sparse file would keep).</summary>
+    public ValueTask<IReadOnlyList<(long Offset, long Length)>> AllocatedAsync(long offset, long length, CancellationToken cancellationToken)
+    {
+        var pages = new List<(long, long)>();
+        lock (_lock)
+        {
+            for (long page = offset & ~4095L; page < offset + length; page += 4096)
+            {
+                if (_data.AsSpan((int)page, (int)Math.Min(4096, Size - page)).ContainsAnyExcept((byte)0))
+                    pages.Add((page, 4096));
+            }
+        }
+        return ValueTask.FromResult(BlockRanges.Union(pages, offset, offset + length));
+    }
+
     public async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
         await RunHookAsync("flush", 0, cancellationToken).ConfigureAwait(false);
@@ -145,6 +160,9 @@ public sealed class MemoryExportCatalog : IExportCatalog
             device.TrimAsync(offset, length, cancellationToken);
 
         public ValueTask FlushAsync(CancellationToken cancellationToken) => device.FlushAsync(cancellationToken);
+
+        public ValueTask<IReadOnlyList<(long Offset, long Length)>> AllocatedAsync(long offset, long length, CancellationToken cancellationToken) =>
+            device.AllocatedAsync(offset, length, cancellationToken);
 
         public ValueTask DisposeAsync()
         {
