@@ -66,6 +66,19 @@ public sealed class WritebackCacheTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Allocated_IncludesBufferedWritesTheDeviceHasNotSeen()
+    {
+        _device.Fill(Pattern(4096, 0x11), 65536);
+        await Cache.WriteAsync(8192, Pattern(100, 0x22), false, CancellationToken.None);
+
+        var allocated = await Cache.AllocatedAsync(0, 1 << 20, CancellationToken.None);
+
+        Assert.Equal(0, _device.Writes);
+        Assert.Equal([(8192L, 100L), (65536L, 4096L)], allocated);
+        Assert.Equal([(8200L, 92L)], await Cache.AllocatedAsync(8200, 1000, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Read_PartlyBuffered_OverlaysBufferedBytesOnTheDevice()
     {
         _device.Fill(Pattern(65536, 0x11));
