@@ -58,6 +58,7 @@ public sealed class NbdCounters
         NbdCommand.Flush => "flush",
         NbdCommand.Trim => "trim",
         NbdCommand.WriteZeroes => "write_zeroes",
+        NbdCommand.BlockStatus => "block_status",
         _ => "other",
     };
 }

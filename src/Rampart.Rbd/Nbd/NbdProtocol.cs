@@ -4,7 +4,8 @@ using System.Text;
 namespace Rampart.Rbd.Nbd;
 
 // The NBD protocol, fixed newstyle only (NetworkBlockDevice/nbd doc/proto.md: "Fixed newstyle negotiation",
-// "Option types", "Option reply types", "Request message", "Simple reply message", "Error values").
+// "Option types", "Option reply types", "Request message", "Simple reply message", "Structured reply chunk message",
+// "Metadata contexts", "Error values").
 // Everything on the wire is big-endian. Pure functions over spans: no I/O, no clock, no logging.
 
 internal static class NbdMagic
