@@ -9,6 +9,9 @@ const string inlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 if (args is ["osd" or "rados" or "rbd" or "nbd", ..] && Environment.GetEnvironmentVariable(inlineCompletions) is null)
     Environment.SetEnvironmentVariable(inlineCompletions, "1");
 
+if (RuntimeHandover.Run(args) is { } failed)
+    return failed;
+
 var root = new RootCommand("Rampart: virtual-IP failover (VRRP), replicated storage and SQL failover in one tool.");
 root.Subcommands.Add(UpCommand.Build());
 root.Subcommands.Add(VrrpCommands.Build());
