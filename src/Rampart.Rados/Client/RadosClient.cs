@@ -184,10 +184,14 @@ public sealed class RadosClient : IAsyncDisposable
     /// whoever the newest map names — on EAGAIN/ESTALE, a lost connection or a primary that stops answering, until
     /// <see cref="OpTimeout"/>. Any other refusal is a <see cref="RadosException"/> at once.
     /// </summary>
+    /// <summary>How long an OSD that does not know this client yet is asked again (it refetches the monitors' auth database).</summary>
+    private static readonly TimeSpan UnknownEntityGrace = TimeSpan.FromSeconds(5);
+
     private async Task<Frame> ToPrimaryAsync(ushort type, Func<ClusterMap, PgId> locate, Func<ClusterMap, PgId, byte[]> payload, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + OpTimeout;
         string last = "no attempt yet";
+        DateTime? unknownSince = null;
         PgId pg = default;
         while (DateTime.UtcNow < deadline)
         {
@@ -225,6 +229,13 @@ public sealed class RadosClient : IAsyncDisposable
             catch (RemoteRequestException e)
             {
                 throw new RadosException(e.Message);
+            }
+            catch (AuthenticationException e) when (e.Message.Contains("unknown entity", StringComparison.Ordinal)
+                && (unknownSince ??= DateTime.UtcNow) > DateTime.UtcNow - UnknownEntityGrace)
+            {
+                // The monitors know us (they gave us the map): this OSD has not fetched an entity created a moment ago yet.
+                last = $"osd.{primary}: {e.Message}";
+                Forget(primary);
             }
             catch (AuthenticationException e)
             {
