@@ -23,7 +23,7 @@ internal static class NbdCommands
         var exports = new Option<string[]>("--export") { Description = "Serve only these, POOL/IMAGE or POOL/IMAGE@SNAP (read-only); repeatable. Default: every image", AllowMultipleArgumentsPerToken = true };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log every connection" };
         var adminSocket = new Option<string?>("--admin-socket") { Description = $"Admin socket for `rampart daemon` (default: admin_socket in rampart.conf, else {ClientAdminSocket.DefaultPath}; 'none': no socket)" };
-        var serve = common.Add(new Command("serve", "Serve images over NBD until Ctrl-C (fixed newstyle; READ, WRITE+FUA, FLUSH, TRIM, WRITE_ZEROES).") { listen, socket, exports, verbose, adminSocket });
+        var serve = common.Add(new Command("serve", "Serve images over NBD until Ctrl-C (fixed newstyle, structured replies; READ, WRITE+FUA, FLUSH, TRIM, WRITE_ZEROES, BLOCK_STATUS).") { listen, socket, exports, verbose, adminSocket });
         serve.SetAction(common.RunRados(async (r, client, token) =>
         {
             var only = r.GetValue(exports) is { Length: > 0 } list ? list.Select(ImageSpec.Parse).ToList() : null;
