@@ -179,14 +179,15 @@ public sealed class RadosClient : IAsyncDisposable
     private int? PrimaryOf(ClusterMap map, PgId pg) =>
         _primaries is { } cache && ReferenceEquals(cache.Map, map) ? cache.Of(pg) : map.Primary(pg);
 
-    /// <summary>
-    /// Sends a request to the primary of the PG <paramref name="locate"/> picks in the current map, and resends — to
-    /// whoever the newest map names — on EAGAIN/ESTALE, a lost connection or a primary that stops answering, until
-    /// <see cref="OpTimeout"/>. Any other refusal is a <see cref="RadosException"/> at once.
-    /// </summary>
     /// <summary>How long an OSD that does not know this client yet is asked again (it refetches the monitors' auth database).</summary>
     private static readonly TimeSpan UnknownEntityGrace = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Sends a request to the primary of the PG <paramref name="locate"/> picks in the current map, and resends — to
+    /// whoever the newest map names — on EAGAIN/ESTALE, a lost connection or a primary that stops answering, until
+    /// <see cref="OpTimeout"/>, and to an OSD that does not know this client yet for <see cref="UnknownEntityGrace"/>.
+    /// Any other refusal is a <see cref="RadosException"/> at once.
+    /// </summary>
     private async Task<Frame> ToPrimaryAsync(ushort type, Func<ClusterMap, PgId> locate, Func<ClusterMap, PgId, byte[]> payload, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + OpTimeout;

@@ -81,7 +81,7 @@ public sealed partial class Image
         await _client.PublishSnapsAsync(Spec.Pool, cancellationToken).ConfigureAwait(false);
         await _client.RemoveSelfManagedSnapAsync(Spec.Pool, snap.Id, cancellationToken).ConfigureAwait(false);
         await RefreshAsync(cancellationToken).ConfigureAwait(false);
-        if (_header.Parent is { Overlap: 0 } && _header.Snaps.All(s => s.ParentOverlap == 0))
+        if (_header.Parent is { Overlap: 0 } && !SnapshotsReadParent)
             await DetachParentAsync(cancellationToken).ConfigureAwait(false); // a flattened clone's last snapshot that read the parent
     }
 
@@ -158,7 +158,7 @@ public sealed partial class Image
             await WriteObjectAsync(new ObjectExtent(objectNo, 0, 0, 0), ObjectOp.Create(), token).ConfigureAwait(false);
             progress?.Report((double)Interlocked.Increment(ref done) / count);
         }).ConfigureAwait(false);
-        if (_header.Snaps.Any(s => s.ParentOverlap > 0))
+        if (SnapshotsReadParent)
         {
             await SetHeaderAsync([ImageHeader.ParentEntry(parent with { Overlap = 0 })], null, cancellationToken).ConfigureAwait(false);
             await RefreshAsync(cancellationToken).ConfigureAwait(false);
@@ -168,6 +168,8 @@ public sealed partial class Image
             await DetachParentAsync(cancellationToken).ConfigureAwait(false);
         }
     }
+
+    private bool SnapshotsReadParent => _header.Snaps.Any(s => s.ParentOverlap > 0);
 
     private async Task DetachParentAsync(CancellationToken cancellationToken)
     {

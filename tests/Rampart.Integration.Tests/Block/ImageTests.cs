@@ -50,6 +50,16 @@ public sealed class ImageTests(BlockCluster cluster)
         return await Image.OpenAsync(_client, new ImageSpec("rbd", name));
     }
 
+    /// <summary>A 512 KiB image filled with Pattern(<paramref name="seed"/>) and its snapshot "base"; returns the data.</summary>
+    private async Task<byte[]> CreateWithSnapshotAsync(string name, int seed)
+    {
+        var data = Pattern(seed, 512 * 1024);
+        await using var image = await CreateAsync(name, data.Length);
+        await image.WriteAsync(0, data, false, default);
+        await image.CreateSnapAsync("base");
+        return data;
+    }
+
     private async Task<byte[]> ReadAllAsync(string spec)
     {
         await using var image = await Image.OpenAsync(_client, ImageSpec.Parse(spec));
@@ -163,13 +173,7 @@ public sealed class ImageTests(BlockCluster cluster)
     [Fact]
     public async Task Clones_read_their_parent_copy_up_on_write_and_survive_flatten()
     {
-        const int size = 512 * 1024;
-        var golden = Pattern(20, size);
-        await using (var parent = await CreateAsync("golden", size))
-        {
-            await parent.WriteAsync(0, golden, false, default);
-            await parent.CreateSnapAsync("base");
-        }
+        var golden = await CreateWithSnapshotAsync("golden", 20);
         Assert.Contains("must be protected", await FailAsync("rbd", "clone", "golden@base", "rbd/vol"), StringComparison.Ordinal);
         await _lab.OkAsync("rbd", "snap", "protect", "golden@base");
         await _lab.OkAsync("rbd", "clone", "golden@base", "rbd/vol");
@@ -202,13 +206,7 @@ public sealed class ImageTests(BlockCluster cluster)
     [Fact]
     public async Task Flattening_a_clone_with_snapshots_keeps_what_each_snapshot_read_from_the_parent()
     {
-        const int size = 512 * 1024;
-        var golden = Pattern(40, size);
-        await using (var parent = await CreateAsync("gold2", size))
-        {
-            await parent.WriteAsync(0, golden, false, default);
-            await parent.CreateSnapAsync("base");
-        }
+        var golden = await CreateWithSnapshotAsync("gold2", 40);
         await _lab.OkAsync("rbd", "snap", "protect", "gold2@base");
         await _lab.OkAsync("rbd", "clone", "gold2@base", "rbd/vol2");
 
