@@ -46,16 +46,25 @@ public sealed class NodeProbe(SqlConfig config)
     {
         try
         {
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            limit.CancelAfter(config.CheckTimeout);
-            await using var c = await OpenAsync(node, config.CheckTimeout, limit.Token).ConfigureAwait(false);
-            return await ReadAsync(node.Name, c, limit.Token).ConfigureAwait(false);
+            // MySqlConnector reads the handshake of a frozen server until its whole-second ConnectionTimeout, not
+            // until the token fires: the check's own deadline abandons it (the task still disposes its connection).
+            var check = CheckAsync(node, cancellationToken);
+            _ = check.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            return await check.WaitAsync(config.CheckTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is MySqlException or TimeoutException or System.Net.Sockets.SocketException or IOException or InvalidOperationException
             || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            return NodeObservation.Down(node.Name, e is OperationCanceledException ? $"no answer within {config.CheckTimeout.TotalMilliseconds:0} ms" : e.Message);
+            return NodeObservation.Down(node.Name, e is OperationCanceledException or TimeoutException ? $"no answer within {config.CheckTimeout.TotalMilliseconds:0} ms" : e.Message);
         }
+    }
+
+    private async Task<NodeObservation> CheckAsync(SqlNodeConfig node, CancellationToken cancellationToken)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(config.CheckTimeout);
+        await using var c = await OpenAsync(node, config.CheckTimeout, limit.Token).ConfigureAwait(false);
+        return await ReadAsync(node.Name, c, limit.Token).ConfigureAwait(false);
     }
 
     private static async Task<NodeObservation> ReadAsync(string name, MySqlConnection c, CancellationToken token)
