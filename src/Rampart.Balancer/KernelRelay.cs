@@ -36,31 +36,17 @@ internal sealed unsafe class KernelRelay
 
     private static KernelRelay? Create()
     {
-        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64) return null;
+        if (!Bpf.Supported) return null;
         int map = -1, prog = -1;
         try
         {
-            // BPF_MAP_CREATE: sockhash, key = socket cookie (u64), value = socket fd
-            uint* mapAttr = stackalloc uint[5] { 18, 8, 4, MaxPairs * 2, 0 };
-            map = Bpf(0, mapAttr, 20);
+            // sockhash: key = socket cookie (u64), value = socket fd
+            map = Bpf.CreateMap(Bpf.MapSockHash, 8, 4, MaxPairs * 2);
             if (map < 0) return null;
-            var code = KernelRelayCore.VerdictProgram(map);
-            var license = "GPL\0"u8.ToArray();
-            fixed (byte* insns = code, lic = license)
-            {
-                // BPF_PROG_LOAD: prog_type, insn_cnt, insns, license, ..., expected_attach_type (offset 68)
-                var attr = stackalloc byte[128];
-                new Span<byte>(attr, 128).Clear();
-                *(uint*)attr = 14;                               // BPF_PROG_TYPE_SK_SKB
-                *(uint*)(attr + 4) = (uint)(code.Length / 8);
-                *(ulong*)(attr + 8) = (ulong)insns;
-                *(ulong*)(attr + 16) = (ulong)lic;
-                *(uint*)(attr + 68) = 38;                        // BPF_SK_SKB_VERDICT (no stream parser)
-                prog = Bpf(5, attr, 128);
-            }
+            prog = Bpf.LoadProgram(Bpf.ProgSkSkb, Bpf.AttachSkSkbVerdict, KernelRelayCore.VerdictProgram(map));   // no stream parser
             if (prog < 0) { Native.close(map); return null; }
-            uint* attach = stackalloc uint[4] { (uint)map, (uint)prog, 38, 0 };   // BPF_PROG_ATTACH to the map
-            int attached = Bpf(8, attach, 16);
+            uint* attach = stackalloc uint[4] { (uint)map, (uint)prog, Bpf.AttachSkSkbVerdict, 0 };   // BPF_PROG_ATTACH to the map
+            int attached = Bpf.Call(8, attach, 16);
             Native.close(prog);                                  // the map holds the program now
             if (attached < 0) { Native.close(map); return null; }
             int epoll = Native.epoll_create1(0x80000);           // EPOLL_CLOEXEC
@@ -215,16 +201,10 @@ internal sealed unsafe class KernelRelay
     {
         using var fd = new Fd(value);
         uint v = (uint)fd.Value;
-        return MapCall(2, key, &v) == 0;                                                // BPF_MAP_UPDATE_ELEM
+        return Bpf.Update(_map, &key, &v);
     }
 
-    private void Delete(ulong key) => MapCall(3, key, null);                           // BPF_MAP_DELETE_ELEM
-
-    private int MapCall(int cmd, ulong key, uint* value)
-    {
-        ulong* attr = stackalloc ulong[4] { (uint)_map, (ulong)&key, (ulong)value, 0 };
-        return Bpf(cmd, attr, 32);
-    }
+    private void Delete(ulong key) => Bpf.Delete(_map, &key);
 
     private static ulong Cookie(Socket s)
     {
@@ -270,8 +250,6 @@ internal sealed unsafe class KernelRelay
         public void Dispose() => _handle.DangerousRelease();
     }
 
-    private static int Bpf(int cmd, void* attr, int size) => (int)Native.syscall(321, cmd, attr, size);   // __NR_bpf on x86-64
-
     private sealed class Pair(Socket client, Socket server)
     {
         public long Id;
@@ -289,7 +267,6 @@ internal sealed unsafe class KernelRelay
         [StructLayout(LayoutKind.Sequential, Pack = 4)]   // packed on x86-64: 12 bytes
         public struct EpollEvent { public uint Events; public ulong Data; }
 
-        [DllImport("libc", SetLastError = true)] public static extern long syscall(long number, long cmd, void* attr, long size);
         [DllImport("libc", SetLastError = true)] public static extern int epoll_create1(int flags);
         [DllImport("libc", SetLastError = true)] public static extern int epoll_ctl(int epfd, int op, int fd, EpollEvent* ev);
         [DllImport("libc", SetLastError = true)] public static extern int epoll_wait(int epfd, EpollEvent* events, int max, int timeout);

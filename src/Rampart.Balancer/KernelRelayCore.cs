@@ -1,4 +1,4 @@
-using System.Buffers.Binary;
+using static Rampart.Balancer.Bpf;
 
 namespace Rampart.Balancer;
 
@@ -36,16 +36,6 @@ internal static class KernelRelayCore
             Insn(0x95),                                      // exit
         };
         return [.. insns.SelectMany(i => i)];
-    }
-
-    private static byte[] Insn(byte code, int dst = 0, int src = 0, short off = 0, int imm = 0)
-    {
-        var b = new byte[8];
-        b[0] = code;
-        b[1] = (byte)(dst | (src << 4));
-        BinaryPrimitives.WriteInt16LittleEndian(b.AsSpan(2), off);
-        BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(4), imm);
-        return b;
     }
 
     /// <summary>

@@ -12,7 +12,9 @@ namespace Rampart.Balancer;
 /// backend that leaves the set are closed, and while the set is empty new connections wait (up to
 /// <c>hold</c>) for one to appear, so clients see a short pause instead of an error during a failover.
 /// Once a pair is connected the kernel relays its bytes (<see cref="KernelRelay"/>) where it can; elsewhere, or
-/// with <c>kernelRelay: false</c>, two async loops copy them.
+/// with <c>kernelRelay: false</c>, two async loops copy them. With <c>redirectLocal</c>, while there is exactly one
+/// backend (nothing to balance), clients on this host connecting to the proxy's IPv4 address are sent straight to
+/// it by the kernel at connect time (<see cref="ConnectRedirect"/>) and are aborted like pairs when it leaves the set.
 /// </summary>
 public sealed partial class TcpProxy : IAsyncDisposable
 {
@@ -24,11 +26,15 @@ public sealed partial class TcpProxy : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly Task _acceptLoop;
     private readonly KernelRelay? _relay;
+    private readonly ConnectRedirect? _redirect;
+    private readonly IPEndPoint _redirectFrom;
+    private readonly ulong _netns;
+    private IPEndPoint? _redirectTo;
     private IPEndPoint[] _backends = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _next;
 
-    public TcpProxy(string name, IPEndPoint listen, TimeSpan hold, ILogger logger, bool kernelRelay = true)
+    public TcpProxy(string name, IPEndPoint listen, TimeSpan hold, ILogger logger, bool kernelRelay = true, bool redirectLocal = false)
     {
         Name = name;
         _relay = kernelRelay ? KernelRelay.Shared : null;
@@ -39,6 +45,13 @@ public sealed partial class TcpProxy : IAsyncDisposable
         _listener.Bind(listen);
         _listener.Listen(512);
         LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+        // A wildcard listener is reached locally through loopback; other local addresses still go through the proxy.
+        _redirectFrom = LocalEndPoint.Address.Equals(IPAddress.Any) ? new IPEndPoint(IPAddress.Loopback, LocalEndPoint.Port) : LocalEndPoint;
+        if (redirectLocal && listen.AddressFamily == AddressFamily.InterNetwork && ConnectRedirect.Shared is { } redirect)
+        {
+            _redirect = redirect;
+            _netns = ConnectRedirect.NetnsCookie(_listener);
+        }
         _acceptLoop = AcceptLoopAsync();
     }
 
@@ -48,6 +61,8 @@ public sealed partial class TcpProxy : IAsyncDisposable
     /// <summary>Whether connected pairs are relayed by the kernel (BPF sockhash) rather than copied by this process.</summary>
     public bool KernelRelayed => _relay is not null;
     internal int KernelRelayedConnections => _sessions.Keys.Count(s => s.InKernel);
+    /// <summary>Whether local clients' connects are redirected to the backend by the kernel (one IPv4 backend now).</summary>
+    public bool RedirectsLocalClients { get { lock (_lock) return _redirectTo is not null; } }
     public IReadOnlyList<IPEndPoint> Backends { get { lock (_lock) return _backends; } }
 
     /// <summary>Active connections per backend.</summary>
@@ -66,11 +81,30 @@ public sealed partial class TcpProxy : IAsyncDisposable
             _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
         Log.BackendsChanged(_logger, Name, backends.Count == 0 ? "(none: holding new connections)" : string.Join(", ", backends));
+        var stale = Redirect(backends);
         int closed = 0;
         foreach (var session in _sessions.Keys)
             if (session.Backend is { } b && !backends.Contains(b)) { session.Close(); closed++; }
+        if (stale is not null) closed += _redirect!.Abort(_redirectFrom, stale);
         if (closed > 0) Log.ClosedSessions(_logger, Name, closed);
         changed.TrySetResult();
+    }
+
+    /// <summary>Points local connects at the single backend, or back at the proxy; returns a backend whose
+    /// redirected connections must now be aborted.</summary>
+    private IPEndPoint? Redirect(IReadOnlyList<IPEndPoint> backends)
+    {
+        if (_redirect is null) return null;
+        var to = backends is [{ AddressFamily: AddressFamily.InterNetwork } only] ? only : null;
+        IPEndPoint? from;
+        lock (_lock)
+        {
+            from = _redirectTo;
+            if (Equals(from, to)) return null;
+            if (!_redirect.Route(_netns, _redirectFrom, to)) to = null;   // map full: the proxy serves them
+            _redirectTo = to;
+        }
+        return from is not null && !backends.Contains(from) ? from : null;
     }
 
     private async Task AcceptLoopAsync()
@@ -213,6 +247,7 @@ public sealed partial class TcpProxy : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Redirect([]);
         await _stop.CancelAsync().ConfigureAwait(false);
         _listener.Dispose();
         foreach (var s in _sessions.Keys) s.Close();

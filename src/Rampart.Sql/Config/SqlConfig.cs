@@ -41,6 +41,7 @@ public sealed record SqlConfig
     public IPEndPoint? ProxyWrite { get; init; }
     public IPEndPoint? ProxyRead { get; init; }
     public TimeSpan ProxyHold { get; init; } = TimeSpan.FromSeconds(10);
+    public bool ProxyRedirectLocal { get; init; } = true;
     public string? PreFailoverHook { get; init; }
     public string? PostFailoverHook { get; init; }
     public TimeSpan HookTimeout { get; init; } = TimeSpan.FromSeconds(10);
@@ -122,6 +123,7 @@ public sealed record SqlConfig
                 ProxyWrite = EndPoint("sql", "proxy_write", required: false),
                 ProxyRead = EndPoint("sql", "proxy_read", required: false),
                 ProxyHold = Seconds("proxy_hold", 10, 0, 3600),
+                ProxyRedirectLocal = Bool("sql", "proxy_redirect_local", true),
                 PreFailoverHook = Get("sql", "pre_failover_hook"),
                 PostFailoverHook = Get("sql", "post_failover_hook"),
                 HookTimeout = Seconds("hook_timeout", 10, 0.1, 3600),
@@ -139,7 +141,7 @@ public sealed record SqlConfig
         [
             "user", "password", "repl_user", "repl_password", "check_interval", "check_timeout", "failure_threshold", "max_failed_checks",
             "relay_apply_timeout", "semi_sync_wait", "require_semi_sync", "proxy_write", "proxy_read", "proxy_hold",
-            "pre_failover_hook", "post_failover_hook", "hook_timeout", "manager_data",
+            "proxy_redirect_local", "pre_failover_hook", "post_failover_hook", "hook_timeout", "manager_data",
         ];
 
         private static readonly string[] NodeKeys = ["address", "priority", "never_promote"];

@@ -47,8 +47,8 @@ public sealed partial class SqlManager : IAsyncDisposable, IRouter
         var me = config.Managers.FirstOrDefault(m => m.Name == name);
         try
         {
-            if ((me?.ProxyWrite ?? config.ProxyWrite) is { } w) _writeProxy = new TcpProxy("sql-write", w, config.ProxyHold, proxyLog);
-            if ((me?.ProxyRead ?? config.ProxyRead) is { } r) _readProxy = new TcpProxy("sql-read", r, config.ProxyHold, proxyLog);
+            if ((me?.ProxyWrite ?? config.ProxyWrite) is { } w) _writeProxy = new TcpProxy("sql-write", w, config.ProxyHold, proxyLog, redirectLocal: config.ProxyRedirectLocal);
+            if ((me?.ProxyRead ?? config.ProxyRead) is { } r) _readProxy = new TcpProxy("sql-read", r, config.ProxyHold, proxyLog, redirectLocal: config.ProxyRedirectLocal);
             if (me is not null)
             {
                 _control = new TcpListener(me.Address);

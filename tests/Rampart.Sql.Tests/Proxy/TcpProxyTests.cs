@@ -292,13 +292,120 @@ public sealed class TcpProxyTests : IAsyncDisposable
         foreach (var f in fillers.Append(silent)) f.Dispose();
     }
 
+    private static bool RootOnLinuxX64 => OperatingSystem.IsLinux() && Environment.UserName == "root"
+        && System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64;
+
+    /// <summary>Whether the peer ended the connection (FIN, or the abort a redirected socket gets) within 10 s.</summary>
+    private static async Task<bool> EndedAsync(Socket s)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try { return await s.ReceiveAsync(new byte[16], SocketFlags.None, timeout.Token) == 0; }
+        catch (SocketException) { return true; }
+    }
+
+    /// <summary>A backend that greets, then echoes; it records the peer of every connection it accepts.</summary>
+    private IPEndPoint EchoBackend(string name, List<EndPoint> peers) => Backend(name, async s =>
+    {
+        lock (peers) peers.Add(s.RemoteEndPoint!);
+        var buffer = new byte[1024];
+        int n;
+        try { while ((n = await s.ReceiveAsync(buffer, SocketFlags.None, _stop.Token)) > 0) await s.SendAsync(buffer.AsMemory(0, n)); }
+        catch (Exception e) when (e is OperationCanceledException or SocketException) { }
+    });
+
+    private static async Task<bool> EchoesAsync(Socket s)
+    {
+        await s.SendAsync("ping"u8.ToArray());
+        var reply = new byte[4];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await ReadExactlyAsync(s, reply, timeout.Token);
+        return reply.AsSpan().SequenceEqual("ping"u8);
+    }
+
+    [Fact]
+    public async Task RedirectLocal_ASingleBackendIsConnectedStraight_ItsLeavingAbortsOnlyRedirectedConnections()
+    {
+        await using var proxy = new TcpProxy("test", new IPEndPoint(IPAddress.Loopback, 0), TimeSpan.FromSeconds(5), NullLogger.Instance, redirectLocal: true);
+        List<EndPoint> seenByA = [], seenByB = [];
+        var a = EchoBackend("a", seenByA);
+        var b = EchoBackend("b", seenByB);
+        proxy.SetBackends([a]);
+        Assert.Equal(RootOnLinuxX64, proxy.RedirectsLocalClients);
+        if (!proxy.RedirectsLocalClients) return;
+
+        var (client, greeting) = await ConnectAsync(proxy);
+        Assert.Equal("a", greeting);
+        lock (seenByA) Assert.Equal(client.LocalEndPoint, Assert.Single(seenByA));   // no proxy in between
+        Assert.Equal(0, proxy.ActiveConnections);
+        Assert.True(await EchoesAsync(client));
+        var bystander = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await bystander.ConnectAsync(a);   // to the backend itself, not through the proxy
+        using (var greeted = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+            await ReadExactlyAsync(bystander, new byte[2], greeted.Token);   // "a\n"
+
+        proxy.SetBackends([b]);
+        Assert.True(await EndedAsync(client));
+        Assert.True(await EchoesAsync(bystander));   // only what the proxy sent there is cut
+        var (next, g2) = await ConnectAsync(proxy);
+        Assert.Equal("b", g2);
+        lock (seenByB) Assert.Equal(next.LocalEndPoint, Assert.Single(seenByB));
+
+        proxy.SetBackends([a, b]);   // two backends: balancing needs the proxy again
+        Assert.False(proxy.RedirectsLocalClients);
+        Assert.True(await EchoesAsync(next));   // b stayed in the set: its connection too
+        var (balanced, _) = await ConnectAsync(proxy);
+        Assert.Equal(1, proxy.ActiveConnections);
+        foreach (var s in new[] { client, bystander, next, balanced }) s.Dispose();
+    }
+
+    [Fact]
+    public async Task RedirectLocal_AConnectStuckOnAnUnreachableBackend_IsAbortedWhenTheBackendIsReplaced()
+    {
+        var (silent, fillers) = SilentBackend();
+        await using var proxy = new TcpProxy("test", new IPEndPoint(IPAddress.Loopback, 0), TimeSpan.FromSeconds(5), NullLogger.Instance, redirectLocal: true);
+        proxy.SetBackends([(IPEndPoint)silent.LocalEndPoint!]);
+        if (!proxy.RedirectsLocalClients) return;
+        var stuck = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var connecting = stuck.ConnectAsync(proxy.LocalEndPoint);
+        using (var trying = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+            while (!SynSentTo((IPEndPoint)silent.LocalEndPoint!)) await Task.Delay(10, trying.Token);   // redirected, it waits on the silent backend
+
+        proxy.SetBackends([Backend("next")]);
+        await Assert.ThrowsAnyAsync<SocketException>(() => connecting.WaitAsync(TimeSpan.FromSeconds(10)));
+        var (s, g) = await ConnectAsync(proxy);
+        Assert.Equal("next", g);
+        foreach (var f in fillers.Append(silent).Append(stuck).Append(s)) f.Dispose();
+    }
+
+    /// <summary>Whether a socket on this host sits in SYN_SENT towards <paramref name="to"/> (/proc/net/tcp).</summary>
+    private static bool SynSentTo(IPEndPoint to)
+    {
+        string remote = $"0100007F:{to.Port:X4}";
+        return File.ReadLines("/proc/net/tcp").Skip(1).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Any(f => f[2] == remote && f[3] == "02");
+    }
+
+    [Fact]
+    public async Task RedirectLocal_EndsWithTheProxy()
+    {
+        var a = Backend("a");
+        var proxy = new TcpProxy("test", new IPEndPoint(IPAddress.Loopback, 0), TimeSpan.FromSeconds(5), NullLogger.Instance, redirectLocal: true);
+        proxy.SetBackends([a]);
+        bool redirected = proxy.RedirectsLocalClients;
+        await proxy.DisposeAsync();
+        Assert.False(proxy.RedirectsLocalClients);
+        if (!redirected) return;
+        var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var refused = await Assert.ThrowsAsync<SocketException>(() => s.ConnectAsync(proxy.LocalEndPoint));
+        Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+        s.Dispose();
+    }
+
     [Fact]
     public async Task KernelRelay_IsUsedWhenRunningAsRootOnLinuxX64()
     {
         await using var proxy = NewProxy(kernel: true);
-        bool expected = OperatingSystem.IsLinux() && Environment.UserName == "root"
-            && System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64;
-        if (expected) Assert.True(proxy.KernelRelayed);
+        if (RootOnLinuxX64) Assert.True(proxy.KernelRelayed);
         await using var plain = NewProxy(kernel: false);
         Assert.False(plain.KernelRelayed);
     }
