@@ -78,28 +78,29 @@ def sysbench(path):
     t = open(path).read()
     tps = re.search(r"transactions:\s+\d+\s+\(([\d.]+) per sec", t)
     p95 = re.search(r"95th percentile:\s+([\d.]+)", t)
-    cpu = re.search(r"# cpu: manager a ([\d.]+)% of a core; machine busy ([\d.]+)%", t)
+    cpu = re.search(r"# cpu: (?:manager a|proxy manager) ([\d.]+)% of a core; machine busy ([\d.]+)%", t)
     return ((float(tps.group(1)) if tps else None), (float(p95.group(1)) if p95 else None),
             (float(cpu.group(1)) if cpu else None), (float(cpu.group(2)) if cpu else None))
 
 
-ov = {"direct": [], "proxy": [], "socat": []}
+ov = {"direct": [], "proxy": [], "relay": [], "socat": []}
 for f in sorted(glob.glob(os.path.join(out, "overhead", "*-[0-9]*.txt"))):
     ov[os.path.basename(f).split("-")[0]].append(sysbench(f))
 if ov["direct"] and ov["proxy"]:
-    kinds = [k for k in ("direct", "proxy", "socat") if ov[k]]
+    kinds = [k for k in ("direct", "proxy", "relay", "socat") if ov[k]]
     col = lambda kind, i: med([r[i] for r in ov[kind]])
     pct = lambda kind: "%.1f%%" % ((1 - col(kind, 0) / col("direct", 0)) * 100)
     print()
     print("sysbench oltp_write_only, %s threads, %s s, on the semi-sync primary (medians of %d runs each)"
           % (settings["threads"], settings["seconds"], len(ov["direct"])))
     print()
-    names = {"direct": "direct", "proxy": "through the Rampart proxy", "socat": "through socat (reference: a plain C relay)"}
+    names = {"direct": "direct", "proxy": "Rampart proxy, client on its host (redirected at connect)",
+             "relay": "Rampart proxy, relayed (as for remote clients)", "socat": "through socat (reference: a plain C relay)"}
     print("| | " + " | ".join(names[k] for k in kinds) + " |")
     print("|---|" + "---|" * len(kinds))
     print("| TPS | " + " | ".join("%.0f" % col(k, 0) for k in kinds) + " |")
     print("| TPS lost against direct | | " + " | ".join(pct(k) for k in kinds[1:]) + " |")
     print("| p95 latency ms | " + " | ".join("%.2f" % col(k, 1) for k in kinds) + " |")
-    print("| manager a's CPU (it hosts the proxy), % of a core | " + " | ".join(ms(col(k, 2)) for k in kinds) + " |")
+    print("| CPU of the manager hosting the proxy, % of a core | " + " | ".join(ms(col(k, 2)) for k in kinds) + " |")
     print("| machine CPU busy % | " + " | ".join(ms(col(k, 3)) for k in kinds) + " |")
     print("| each run's TPS | " + " | ".join(" ".join("%.0f" % r[0] for r in ov[k]) for k in kinds) + " |")

@@ -104,6 +104,7 @@ public sealed partial class TcpProxy : IAsyncDisposable
             if (!_redirect.Route(_netns, _redirectFrom, to)) to = null;   // map full: the proxy serves them
             _redirectTo = to;
         }
+        Log.LocalClients(_logger, Name, _redirectFrom, to?.ToString() ?? "the proxy");
         return from is not null && !backends.Contains(from) ? from : null;
     }
 
@@ -304,5 +305,8 @@ public sealed partial class TcpProxy : IAsyncDisposable
 
         [LoggerMessage(EventId = 6005, Level = LogLevel.Warning, Message = "proxy {Proxy}: accept failed: {Error}")]
         public static partial void AcceptFailed(ILogger logger, string proxy, SocketError error);
+
+        [LoggerMessage(EventId = 6006, Level = LogLevel.Information, Message = "proxy {Proxy}: local connects to {Endpoint} now go to {Target}")]
+        public static partial void LocalClients(ILogger logger, string proxy, IPEndPoint endpoint, string target);
     }
 }

@@ -16,7 +16,7 @@ public sealed record SqlNodeConfig(string Name, string Host, int Port, int Prior
 /// <see cref="RaftAddress"/> (default: port + 1000, as monitors do) joins the managers' Raft group. Proxy addresses
 /// may be set per manager (several managers on one host need different ports).
 /// </summary>
-public sealed record SqlManagerConfig(string Name, IPEndPoint Address, IPEndPoint RaftAddress, IPEndPoint? ProxyWrite, IPEndPoint? ProxyRead);
+public sealed record SqlManagerConfig(string Name, IPEndPoint Address, IPEndPoint RaftAddress, IPEndPoint? ProxyWrite, IPEndPoint? ProxyRead, bool? ProxyRedirectLocal = null);
 
 /// <summary>
 /// The [sql] part of rampart.conf, parsed and validated. Durations are seconds (decimals allowed), like the
@@ -94,7 +94,8 @@ public sealed record SqlConfig
                 .Select(s => EndPoint(s, "addr", required: true) is { } ep
                     ? new SqlManagerConfig(s["sql.manager.".Length..], ep,
                         EndPoint(s, "raft_addr", required: false) ?? new IPEndPoint(ep.Address, ep.Port + 1000 > 65535 ? ep.Port - 1000 : ep.Port + 1000),
-                        EndPoint(s, "proxy_write", required: false), EndPoint(s, "proxy_read", required: false))
+                        EndPoint(s, "proxy_write", required: false), EndPoint(s, "proxy_read", required: false),
+                        Get(s, "proxy_redirect_local") is null ? null : Bool(s, "proxy_redirect_local", true))
                     : null)
                 .OfType<SqlManagerConfig>().ToArray();
             if (nodes.Length < 2 && _errors.Count == 0)
@@ -145,7 +146,7 @@ public sealed record SqlConfig
         ];
 
         private static readonly string[] NodeKeys = ["address", "priority", "never_promote"];
-        private static readonly string[] ManagerKeys = ["addr", "raft_addr", "proxy_write", "proxy_read"];
+        private static readonly string[] ManagerKeys = ["addr", "raft_addr", "proxy_write", "proxy_read", "proxy_redirect_local"];
 
         /// <summary>A misspelt key would silently fall back to its default (a detection threshold!): it is an error.</summary>
         private void CheckKeys(IEnumerable<string> sections)

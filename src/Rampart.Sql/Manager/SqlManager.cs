@@ -45,10 +45,11 @@ public sealed partial class SqlManager : IAsyncDisposable, IRouter
         _executor = new ActionExecutor(config, _probe, this, time, _logger);
         var proxyLog = logs.CreateLogger("Rampart.Balancer.TcpProxy");
         var me = config.Managers.FirstOrDefault(m => m.Name == name);
+        bool redirect = me?.ProxyRedirectLocal ?? config.ProxyRedirectLocal;
         try
         {
-            if ((me?.ProxyWrite ?? config.ProxyWrite) is { } w) _writeProxy = new TcpProxy("sql-write", w, config.ProxyHold, proxyLog, redirectLocal: config.ProxyRedirectLocal);
-            if ((me?.ProxyRead ?? config.ProxyRead) is { } r) _readProxy = new TcpProxy("sql-read", r, config.ProxyHold, proxyLog, redirectLocal: config.ProxyRedirectLocal);
+            if ((me?.ProxyWrite ?? config.ProxyWrite) is { } w) _writeProxy = new TcpProxy("sql-write", w, config.ProxyHold, proxyLog, redirectLocal: redirect);
+            if ((me?.ProxyRead ?? config.ProxyRead) is { } r) _readProxy = new TcpProxy("sql-read", r, config.ProxyHold, proxyLog, redirectLocal: redirect);
             if (me is not null)
             {
                 _control = new TcpListener(me.Address);

@@ -58,6 +58,21 @@ public sealed class SqlConfigTests : IDisposable
         Assert.Null(c.ProxyRead);
         Assert.Equal("a", c.Managers.Single().Name);
         Assert.Equal("repl", c.ReplUser);
+        Assert.True(c.ProxyRedirectLocal);
+        Assert.Null(c.Managers.Single().ProxyRedirectLocal);
+    }
+
+    [Fact]
+    public void ProxyRedirectLocal_CanBeTurnedOffForAllOrForOneManager()
+    {
+        var c = SqlConfig.Load(Write(Good.Replace("addr = 127.0.0.1:7100", "addr = 127.0.0.1:7100\nproxy_redirect_local = no")));
+        Assert.True(c.ProxyRedirectLocal);
+        Assert.False(c.Managers.Single().ProxyRedirectLocal);
+        var off = SqlConfig.Load(Write(Good.Replace("proxy_write = 127.0.0.1:6033", "proxy_write = 127.0.0.1:6033\nproxy_redirect_local = false")));
+        Assert.False(off.ProxyRedirectLocal);
+        var path = Write(Good.Replace("proxy_write = 127.0.0.1:6033", "proxy_write = 127.0.0.1:6033\nproxy_redirect_local = maybe"));
+        var e = Assert.Throws<ConfigException>(() => SqlConfig.Load(path));
+        Assert.Equal($"{path}:12: error: proxy_redirect_local: sql: proxy_redirect_local = 'maybe' is not true or false", Assert.Single(e.Diagnostics).ToString());
     }
 
     [Fact]
