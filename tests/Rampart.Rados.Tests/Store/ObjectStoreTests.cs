@@ -229,6 +229,28 @@ public sealed class ObjectStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Remove_queued_behind_uncommitted_writes_of_the_object_leaves_nothing_of_them()
+    {
+        // Each remove is prepared while the write before it may still wait for its sync: the remove must
+        // find that write's chunks and omap keys in the pending overlay, not only in the DB.
+        var commits = new List<Task>();
+        for (int i = 0; i < 20; i++)
+        {
+            string name = $"o{i}";
+            commits.Add(S.CommitAsync(Tx().Write(name, 0, Bytes.Pattern(2 * Cs, i)).OmapSet(name, "k", [1]).OmapSet(name, "j", [2])));
+            commits.Add(S.CommitAsync(Tx().Remove(name)));
+            commits.Add(S.CommitAsync(Tx().Touch(name)));
+        }
+        await Task.WhenAll(commits);
+        for (int i = 0; i < 20; i++)
+        {
+            Assert.Equal(0, S.Stat(Pg, $"o{i}")!.Size);
+            Assert.Empty(S.Read(Pg, $"o{i}", 0, 2 * Cs));
+            Assert.Empty(S.OmapList(Pg, $"o{i}").Entries);
+        }
+    }
+
+    [Fact]
     public async Task Remove_keeps_whiteout_for_snapshot_and_trim_cleans_up()
     {
         var a = Bytes.Pattern(2 * Cs, 9);
