@@ -8,7 +8,7 @@ using Rampart.Vrrp.Daemon;
 
 namespace Rampart.Cli;
 
-internal static class VrrpCommands
+internal static partial class VrrpCommands
 {
     private const string DefaultConfig = "/etc/keepalived/keepalived.conf";
 
@@ -54,6 +54,9 @@ internal static class VrrpCommands
             try
             {
                 using var daemon = new VrrpDaemon(config, path, new LinuxVrrpHost(), log);
+                // Started under nohup (or by an init that ignores SIGHUP), the daemon inherits SIG_IGN, which .NET leaves
+                // in place: SIGHUP means reload here, so take it back first (smartd does the same).
+                signal(1, 0);   // SIGHUP, SIG_DFL
                 using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx => { ctx.Cancel = true; daemon.Reload(); });
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(token);
                 var controlTask = ControlSocket.ServeAsync(result.GetValue(control)!, daemon, log, stop.Token);
@@ -129,4 +132,7 @@ internal static class VrrpCommands
         });
         return status;
     }
+
+    [System.Runtime.InteropServices.LibraryImport("libc")]
+    private static partial nint signal(int signum, nint handler);
 }

@@ -38,11 +38,13 @@ public sealed class VrrpLab : IDisposable
         return path;
     }
 
-    public RouterProcess StartRampart(string router, string config, string file = "")
+    /// <param name="nohup">Start it under nohup (SIGHUP ignored), as an operator's shell or an init script may.</param>
+    public RouterProcess StartRampart(string router, string config, string file = "", bool nohup = false)
     {
         var path = WriteFile(file == "" ? $"{router}.conf" : file, config);
         var socket = Path.Combine(Dir, $"{router}.sock");
-        var process = new RouterProcess(Lan[router].Start(RampartCli.Path, ["vrrp", "run", "-f", path, "--control-socket", socket]), router, socket);
+        string[] args = ["vrrp", "run", "-f", path, "--control-socket", socket];
+        var process = new RouterProcess(nohup ? Lan[router].Start("nohup", [RampartCli.Path, .. args]) : Lan[router].Start(RampartCli.Path, args), router, socket);
         _processes.Add(process);
         return process;
     }

@@ -151,7 +151,8 @@ public class TrackingTests
     public async Task Reload_AddsVipWithoutFlappingTheOthers()
     {
         using var lab = new VrrpLab();
-        var r1 = lab.StartRampart("r1", VrrpLab.Config("r1", 150, state: "MASTER"));
+        // Under nohup: SIGHUP arrives ignored, and must still reload (it did not: .NET keeps an inherited SIG_IGN).
+        var r1 = lab.StartRampart("r1", VrrpLab.Config("r1", 150, state: "MASTER"), nohup: true);
         await lab.WaitForStateAsync(r1, "MASTER");
         var before = await r1.InstanceAsync();
         var extra = System.Net.IPAddress.Parse("10.213.0.102");
