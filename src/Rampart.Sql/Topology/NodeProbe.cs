@@ -47,8 +47,9 @@ public sealed class NodeProbe(SqlConfig config)
         try
         {
             // MySqlConnector reads the handshake of a frozen server until its whole-second ConnectionTimeout, not
-            // until the token fires: the check's own deadline abandons it (the task still disposes its connection).
-            var check = CheckAsync(node, cancellationToken);
+            // until the token fires (and may do so before its first await): the check runs on its own and its
+            // deadline abandons it (the task still disposes its connection).
+            var check = Task.Run(() => CheckAsync(node, cancellationToken), CancellationToken.None);
             _ = check.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             return await check.WaitAsync(config.CheckTimeout, cancellationToken).ConfigureAwait(false);
         }
