@@ -73,39 +73,38 @@ public sealed partial class TcpProxy : IAsyncDisposable
     public void SetBackends(IReadOnlyList<IPEndPoint> backends)
     {
         TaskCompletionSource changed;
+        IPEndPoint[] removed;
         lock (_lock)
         {
             if (_backends.SequenceEqual(backends)) return;
+            removed = [.. _backends.Except(backends)];
             _backends = [.. backends];
             changed = _changed;
             _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
         Log.BackendsChanged(_logger, Name, backends.Count == 0 ? "(none: holding new connections)" : string.Join(", ", backends));
-        var stale = Redirect(backends);
+        Redirect(backends);
         int closed = 0;
         foreach (var session in _sessions.Keys)
             if (session.Backend is { } b && !backends.Contains(b)) { session.Close(); closed++; }
-        if (stale is not null) closed += _redirect!.Abort(_redirectFrom, stale);
+        // Redirected while it was the only backend, perhaps several changes ago.
+        foreach (var b in removed) closed += _redirect?.Abort(_redirectFrom, b) ?? 0;
         if (closed > 0) Log.ClosedSessions(_logger, Name, closed);
         changed.TrySetResult();
     }
 
-    /// <summary>Points local connects at the single backend, or back at the proxy; returns a backend whose
-    /// redirected connections must now be aborted.</summary>
-    private IPEndPoint? Redirect(IReadOnlyList<IPEndPoint> backends)
+    /// <summary>Points local connects at the single backend, or back at the proxy.</summary>
+    private void Redirect(IReadOnlyList<IPEndPoint> backends)
     {
-        if (_redirect is null) return null;
+        if (_redirect is null) return;
         var to = backends is [{ AddressFamily: AddressFamily.InterNetwork } only] ? only : null;
-        IPEndPoint? from;
         lock (_lock)
         {
-            from = _redirectTo;
-            if (Equals(from, to)) return null;
+            if (Equals(_redirectTo, to)) return;
             if (!_redirect.Route(_netns, _redirectFrom, to)) to = null;   // map full: the proxy serves them
             _redirectTo = to;
         }
         Log.LocalClients(_logger, Name, _redirectFrom, to?.ToString() ?? "the proxy");
-        return from is not null && !backends.Contains(from) ? from : null;
     }
 
     private async Task AcceptLoopAsync()

@@ -355,6 +355,8 @@ public sealed class TcpProxyTests : IAsyncDisposable
         Assert.True(await EchoesAsync(next));   // b stayed in the set: its connection too
         var (balanced, _) = await ConnectAsync(proxy);
         Assert.Equal(1, proxy.ActiveConnections);
+        proxy.SetBackends([a]);   // b leaves two changes after its clients were redirected: they still go
+        Assert.True(await EndedAsync(next));
         foreach (var s in new[] { client, bystander, next, balanced }) s.Dispose();
     }
 
