@@ -134,7 +134,18 @@ public sealed partial class RaftNode : IAsyncDisposable
     public async ValueTask ReadBarrierAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        await _cluster.ApplyReadBarrierAsync(cancellationToken).ConfigureAwait(false);
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await _cluster.ApplyReadBarrierAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            // A follower's pooled connection to a leader that restarted fails once; the next request reconnects.
+            catch (DotNext.Net.Cluster.MemberUnavailableException) when (attempt < 3)
+            {
+            }
+        }
     }
 
     private void OnLeaderChanged(ICluster cluster, IClusterMember? leader)
